@@ -1,0 +1,76 @@
+"""Job configuration: packaged defaults, merged with a user's YAML and command-line switches."""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+from typing import Any, Iterable
+
+import fsspec
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used, with a message saying which key and why."""
+
+
+def default_config() -> dict:
+    text = importlib.resources.files("codecorpus").joinpath("defaults.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def merge(base: dict, override: dict, path: str = "") -> dict:
+    """Merge ``override`` into a copy of ``base``: mappings key by key, anything else replaced.
+
+    Unknown keys are an error, so a typo in a config file never silently does nothing.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        where = f"{path}.{key}" if path else key
+        if key not in merged:
+            known = ", ".join(sorted(merged)) or "(none)"
+            raise ConfigError(f"unknown config key '{where}'; known keys here: {known}")
+        if isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = merge(merged[key], value, where)
+        elif isinstance(merged[key], dict) and value is not None:
+            raise ConfigError(f"config key '{where}' must be a mapping, got {value!r}")
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | None = None, disabled_filters: Iterable[str] = ()) -> dict:
+    """The defaults, merged with the YAML at ``path`` (any fsspec path), with filters disabled."""
+    config = default_config()
+    if path:
+        try:
+            with fsspec.open(path, "r", encoding="utf-8") as f:
+                user = yaml.safe_load(f) or {}
+        except FileNotFoundError as e:
+            raise ConfigError(f"config file not found: {path}") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+        if not isinstance(user, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at top level")
+        config = merge(config, user)
+    for name in disabled_filters:
+        section = _filter_section(config, name)
+        section[name]["enabled"] = False
+    return config
+
+
+def _filter_section(config: dict, name: str) -> dict:
+    for section in (config["commits"]["filters"], config["commits"]["ft_filters"]):
+        if name in section:
+            return section
+    known = sorted(list(config["commits"]["filters"]) + list(config["commits"]["ft_filters"]))
+    raise ConfigError(f"unknown filter '{name}'; filters are: {', '.join(known)}")
+
+
+def get(config: dict, dotted: str, default: Any = None) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
