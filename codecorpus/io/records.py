@@ -1,0 +1,187 @@
+"""Normalising raw input records (a parsed JSON line, a Parquet row, a BigQuery row, a git
+object) into the one shape the transforms rely on, or rejecting them with a clear reason.
+
+Real dumps are dirty: fields are missing, null, or of the wrong type. ``normalise`` fixes what
+is unambiguous (a null list is an empty list, a scalar ``repo_name`` is a one-element list) and
+raises ``RecordError`` for anything else, which the readers turn into a dead letter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+
+class RecordError(ValueError):
+    """A record that cannot be used; the message says which field and why."""
+
+
+def _opt_str(value: Any, field: str) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    raise RecordError(f"field '{field}' must be a string or null, got {type(value).__name__}")
+
+
+def _req_str(value: Any, field: str) -> str:
+    if isinstance(value, str) and value:
+        return value
+    if value is None or value == "":
+        raise RecordError(f"field '{field}' is missing or empty")
+    raise RecordError(f"field '{field}' must be a string, got {type(value).__name__}")
+
+
+def _opt_int(value: Any, field: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"field '{field}' must be an integer, got bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)  # BigQuery exports INT64 as JSON strings
+    raise RecordError(f"field '{field}' must be an integer, got {value!r:.40}")
+
+
+def _opt_bool(value: Any, field: str) -> Optional[bool]:
+    if value is None or isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise RecordError(f"field '{field}' must be a boolean, got {value!r:.40}")
+
+
+def _list(value: Any, field: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise RecordError(f"field '{field}' must be a list, got {type(value).__name__}")
+
+
+def _struct(value: Any, field: str) -> Optional[dict]:
+    if value is None or isinstance(value, dict):
+        return value
+    raise RecordError(f"field '{field}' must be an object, got {type(value).__name__}")
+
+
+def _signature(value: Any, field: str) -> Optional[dict]:
+    sig = _struct(value, field)
+    if sig is None:
+        return None
+    return {
+        "name": _opt_str(sig.get("name"), f"{field}.name"),
+        "email": _opt_str(sig.get("email"), f"{field}.email"),
+        "time_sec": _opt_int(sig.get("time_sec"), f"{field}.time_sec"),
+        "tz_offset": _opt_int(sig.get("tz_offset"), f"{field}.tz_offset"),
+        "date": _opt_str(sig.get("date"), f"{field}.date"),
+    }
+
+
+def _difference(value: Any, i: int) -> dict:
+    d = _struct(value, f"difference[{i}]")
+    if d is None:
+        raise RecordError(f"difference[{i}] is null")
+    out = {}
+    for key in ("old_mode", "new_mode"):
+        out[key] = _opt_int(d.get(key), f"difference[{i}].{key}")
+    for key in ("old_path", "new_path", "old_sha1", "new_sha1", "old_repo", "new_repo"):
+        out[key] = _opt_str(d.get(key), f"difference[{i}].{key}")
+    return out
+
+
+def normalise_commit(raw: dict) -> dict:
+    message = _opt_str(raw.get("message"), "message")
+    subject = _opt_str(raw.get("subject"), "subject")
+    if subject is None and message is not None:
+        subject = message.split("\n", 1)[0]
+    repo_name = raw.get("repo_name")
+    if isinstance(repo_name, str):
+        repo_name = [repo_name]
+    repos = [_req_str(r, "repo_name[]") for r in _list(repo_name, "repo_name")]
+    trailers = []
+    for i, t in enumerate(_list(raw.get("trailer"), "trailer")):
+        t = _struct(t, f"trailer[{i}]") or {}
+        trailers.append({k: _opt_str(t.get(k), f"trailer[{i}].{k}") for k in ("key", "value", "email")})
+    return {
+        "commit": _req_str(raw.get("commit"), "commit"),
+        "tree": _opt_str(raw.get("tree"), "tree"),
+        "parent": [_req_str(p, "parent[]") for p in _list(raw.get("parent"), "parent")],
+        "author": _signature(raw.get("author"), "author"),
+        "committer": _signature(raw.get("committer"), "committer"),
+        "subject": subject,
+        "message": message,
+        "trailer": trailers,
+        "difference": [_difference(d, i) for i, d in enumerate(_list(raw.get("difference"), "difference"))],
+        "difference_truncated": _opt_bool(raw.get("difference_truncated"), "difference_truncated"),
+        "repo_name": repos,
+        "encoding": _opt_str(raw.get("encoding"), "encoding"),
+    }
+
+
+def is_encodable(text: Optional[str]) -> bool:
+    """False for strings holding lone surrogates (from invalid UTF-8 or ``\\udXXX`` escapes),
+    which cannot be written as UTF-8."""
+    if text is None:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def normalise_content(raw: dict) -> dict:
+    content = _opt_str(raw.get("content"), "content")
+    return {
+        "id": _req_str(raw.get("id"), "id"),
+        "size": _opt_int(raw.get("size"), "size"),
+        "content": content,
+        "binary": _opt_bool(raw.get("binary"), "binary"),
+        "copies": _opt_int(raw.get("copies"), "copies"),
+    }
+
+
+def normalise_license(raw: dict) -> dict:
+    return {
+        "repo_name": _req_str(raw.get("repo_name"), "repo_name"),
+        "license": _opt_str(raw.get("license"), "license"),
+    }
+
+
+def normalise_file(raw: dict) -> dict:
+    return {
+        "repo_name": _req_str(raw.get("repo_name"), "repo_name"),
+        "ref": _opt_str(raw.get("ref"), "ref"),
+        "path": _req_str(raw.get("path"), "path"),
+        "mode": _opt_int(raw.get("mode"), "mode"),
+        "id": _opt_str(raw.get("id"), "id"),
+        "symlink_target": _opt_str(raw.get("symlink_target"), "symlink_target"),
+    }
+
+
+def normalise_language(raw: dict) -> dict:
+    languages = []
+    for i, lang in enumerate(_list(raw.get("language"), "language")):
+        lang = _struct(lang, f"language[{i}]") or {}
+        languages.append({"name": _opt_str(lang.get("name"), f"language[{i}].name"),
+                          "bytes": _opt_int(lang.get("bytes"), f"language[{i}].bytes")})
+    return {"repo_name": _req_str(raw.get("repo_name"), "repo_name"), "language": languages}
+
+
+NORMALISERS: dict[str, Callable[[dict], dict]] = {
+    "commits": normalise_commit,
+    "contents": normalise_content,
+    "licenses": normalise_license,
+    "files": normalise_file,
+    "languages": normalise_language,
+}
+
+# The key that identifies a record of each table in dead letters and logs.
+KEY_FIELDS = {"commits": "commit", "contents": "id", "licenses": "repo_name", "files": "path", "languages": "repo_name"}
+
+
+def normalise(table: str, raw: Any) -> dict:
+    if not isinstance(raw, dict):
+        raise RecordError(f"a {table} record must be a JSON object, got {type(raw).__name__}")
+    return NORMALISERS[table](raw)
