@@ -97,7 +97,7 @@ class SubjectFilter(Filter):
 
 def seeded_fraction(seed: int, key: str) -> float:
     """A number in [0, 1) fixed by (seed, key): the same commit always gets the same draw."""
-    return xxhash.xxh64_intdigest(f"{seed}:{key}") / 2**64
+    return xxhash.xxh64_intdigest(f"{seed}:{key}".encode("utf-8", "surrogatepass")) / 2**64
 
 
 class BumpFilter(Filter):

@@ -1,0 +1,133 @@
+"""Deterministic, sharded Parquet tables.
+
+``WriteTable`` assigns each row to a shard by a hash of its sort key, groups each shard on one
+worker, sorts it and writes it to ``<output>/_tmp/<table>/shard-NNNNN.parquet``. After the
+pipeline has finished, ``finalise_table`` (run by the launcher) renames the non-empty shards
+to ``<table>/part-00000-of-0000N.parquet``; a table with no rows gets one empty file that
+carries its schema, so every table can always be loaded.
+
+The same rows give byte-identical files: shard choice and order depend on the rows only, and
+no timestamps are written. The shard count comes from the total row bytes (a single summed
+number, broadcast as a side input) and ``shard_target_bytes``, or from ``num_shards``.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from typing import Callable
+
+import apache_beam as beam
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+
+TMP_DIR = "_tmp"
+
+
+def join_path(root: str, *parts: str) -> str:
+    return posixpath.join(root.rstrip("/"), *parts)
+
+
+def row_bytes(row: dict) -> int:
+    total = 0
+    for value in row.values():
+        if isinstance(value, str):
+            total += len(value)
+        elif value is not None:
+            total += 8
+    return total
+
+
+def shard_count(total_bytes: int, target_bytes: int, fixed: int | None = None) -> int:
+    if fixed:
+        return int(fixed)
+    return max(1, math.ceil(total_bytes / max(1, target_bytes)))
+
+
+def shard_of(sort_key: tuple, num_shards: int) -> int:
+    return xxhash.xxh64_intdigest("\x1f".join(map(str, sort_key)).encode("utf-8", "surrogatepass")) % num_shards
+
+
+def write_parquet(rows: list[dict], schema: pa.Schema, path: str, row_group_bytes: int, compression: str) -> int:
+    """Write ``rows`` (already in their final order) to ``path``; returns the row count."""
+    per_row = max(1, sum(row_bytes(r) for r in rows) // max(1, len(rows)))
+    rows_per_group = max(1, row_group_bytes // per_row)
+    with fsspec.open(path, "wb") as f:
+        with pq.ParquetWriter(f, schema, compression=compression) as writer:
+            for start in range(0, len(rows), rows_per_group):
+                chunk = rows[start:start + rows_per_group]
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+    return len(rows)
+
+
+class _WriteShard(beam.DoFn):
+    def __init__(self, table_tmp_dir, schema, sort_key, row_group_bytes, compression):
+        self.table_tmp_dir = table_tmp_dir
+        self.schema = schema
+        self.sort_key = sort_key
+        self.row_group_bytes = row_group_bytes
+        self.compression = compression
+
+    def process(self, element):
+        shard, rows = element
+        rows = sorted(rows, key=self.sort_key)
+        path = join_path(self.table_tmp_dir, f"shard-{shard:05d}.parquet")
+        n = write_parquet(rows, self.schema, path, self.row_group_bytes, self.compression)
+        yield path, n
+
+
+class WriteTable(beam.PTransform):
+    """rows -> Parquet shards of one table (finalised by ``finalise_table``)."""
+
+    def __init__(self, output: str, table: str, schema: pa.Schema, sort_key: Callable[[dict], tuple], output_config: dict):
+        super().__init__()
+        self.output = output
+        self.table = table
+        self.schema = schema
+        self.sort_key = sort_key
+        self.cfg = output_config
+
+    def expand(self, rows):
+        total_bytes = beam.pvalue.AsSingleton(
+            rows | "MeasureRowBytes" >> beam.Map(row_bytes) | "SumBytes" >> beam.CombineGlobally(sum))
+        target, fixed = self.cfg["shard_target_bytes"], self.cfg.get("num_shards")
+        sort_key = self.sort_key
+        return (
+            rows
+            | "AssignShard" >> beam.Map(
+                lambda row, total: (shard_of(sort_key(row), shard_count(total, target, fixed)), row), total_bytes)
+            | "GroupShard" >> beam.GroupByKey()
+            | "WriteShard" >> beam.ParDo(_WriteShard(
+                join_path(self.output, TMP_DIR, self.table), self.schema, sort_key,
+                self.cfg["row_group_bytes"], self.cfg["compression"])))
+
+
+def finalise_table(output: str, table: str, schema: pa.Schema, compression: str = "zstd") -> list[dict]:
+    """Rename a table's written shards to ``part-i-of-N`` names; returns the file list with
+    row counts and sizes. Runs once, in the launcher, after the pipeline has finished."""
+    fs, _ = fsspec.core.url_to_fs(output)
+    tmp = join_path(output, TMP_DIR, table)
+    final_dir = join_path(output, table)
+    shards = sorted(p for p in (fs.glob(join_path(tmp, "shard-*.parquet")) if fs.exists(tmp) else []))
+    if fs.exists(final_dir):
+        fs.rm(final_dir, recursive=True)
+    fs.makedirs(final_dir, exist_ok=True)
+    files = []
+    if not shards:
+        path = join_path(final_dir, "part-00000-of-00001.parquet")
+        write_parquet([], schema, path, 1, compression)
+        shards_final = [path]
+    else:
+        shards_final = []
+        for i, shard in enumerate(shards):
+            path = join_path(final_dir, f"part-{i:05d}-of-{len(shards):05d}.parquet")
+            fs.mv(shard, path)
+            shards_final.append(path)
+    for path in shards_final:
+        with fsspec.open(path, "rb") as f:
+            rows = pq.ParquetFile(f).metadata.num_rows
+        files.append({"path": posixpath.relpath(path, output.rstrip("/")) if "://" not in output
+                      else path[len(output.rstrip('/')) + 1:], "rows": rows, "bytes": fs.size(path)})
+    return files

@@ -1,0 +1,154 @@
+"""``--input`` specs and the one transform that reads a ``github_repos`` table from any of them.
+
+- a dump folder or fsspec URL (``out/dump``, ``gs://bucket/dump``): BigQuery exports;
+- ``git:PATH`` (repeatable, or comma-separated): local git repositories, read directly;
+- ``bq:PROJECT.DATASET`` / ``bq:public``: live BigQuery, filters pushed down into SQL.
+
+Every source yields the same normalised records, dead letters and ``read/<table>`` counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+
+from codecorpus.io import dump
+from codecorpus.io.records import RecordError, normalise
+from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    kind: str  # "dump" | "git" | "bigquery"
+    paths: tuple = field(default_factory=tuple)  # dump roots or repository paths
+    dataset: str | None = None
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "paths": list(self.paths), "dataset": self.dataset}
+
+
+def parse_inputs(values: list[str]) -> InputSpec:
+    """Parse one or more ``--input`` values; all must be of one kind."""
+    if not values:
+        raise ValueError("--input is required")
+    kinds, paths, datasets = set(), [], []
+    for value in values:
+        if value.startswith("git:"):
+            kinds.add("git")
+            paths.extend(p for p in value[4:].split(",") if p)
+        elif value.startswith("bq:"):
+            from codecorpus.io.bigquery import parse_dataset
+
+            kinds.add("bigquery")
+            datasets.append(parse_dataset(value))
+        else:
+            kinds.add("dump")
+            paths.append(value)
+    if len(kinds) > 1:
+        raise ValueError(f"--input values mix kinds ({', '.join(sorted(kinds))}); use one kind per run")
+    kind = kinds.pop()
+    if kind == "bigquery":
+        if len(datasets) > 1:
+            raise ValueError("only one bq: dataset per run")
+        return InputSpec("bigquery", dataset=datasets[0])
+    if kind == "git" and not paths:
+        raise ValueError("git: needs a repository path, e.g. git:. or git:/path/to/repo")
+    return InputSpec(kind, paths=tuple(paths))
+
+
+class _ReadDumpFile(beam.DoFn):
+    def __init__(self, table: str, max_raw_chars: int):
+        self.table = table
+        self.max_raw_chars = max_raw_chars
+
+    def process(self, path):
+        for event in dump.iter_file_events(path, self.table, self.max_raw_chars):
+            yield from route_events([event], f"read/{self.table}")
+
+
+def git_table_events(repo_path: str, table: str, max_raw_chars: int):
+    """Normalised records of one table of a local git repository (see ``io.git``)."""
+    from codecorpus.io import git
+
+    read = 0
+    for raw in git.iter_table(repo_path, table):
+        read += 1
+        try:
+            record = normalise(table, raw)
+        except RecordError as e:
+            yield dead_letter("parse", table, None, f"invalid record: {e}", raw, f"git:{repo_path}", max_raw_chars)
+            continue
+        if table == "commits":
+            record["_source"] = f"git:{repo_path}"
+        yield record
+    yield Count(f"read/{table}", read)
+
+
+class _ReadGitTable(beam.DoFn):
+    def __init__(self, table: str, max_raw_chars: int):
+        self.table = table
+        self.max_raw_chars = max_raw_chars
+
+    def process(self, repo_path):
+        for event in git_table_events(repo_path, self.table, self.max_raw_chars):
+            yield from route_events([event], f"read/{self.table}")
+
+
+class _NormaliseRow(beam.DoFn):
+    def __init__(self, table: str, max_raw_chars: int):
+        self.table = table
+        self.max_raw_chars = max_raw_chars
+
+    def process(self, raw):
+        try:
+            record = normalise(self.table, raw)
+            if self.table == "commits":
+                record["_source"] = "bigquery"
+            events = [Count(f"read/{self.table}"), record]
+        except RecordError as e:
+            events = [Count(f"read/{self.table}"),
+                      dead_letter("parse", self.table, None, f"invalid record: {e}", raw, "bigquery", self.max_raw_chars)]
+        yield from route_events(events, f"read/{self.table}")
+
+
+class ReadTable(beam.PTransform):
+    """Reads one ``github_repos`` table from an ``InputSpec`` into normalised records.
+
+    Returns a tuple-like with ``kept``, ``dead_letter`` and ``stats`` outputs.
+    """
+
+    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True):
+        super().__init__()
+        self.spec = spec
+        self.table = table
+        self.config = config
+        self.required = required
+        self.max_raw_chars = config["dead_letter"]["max_raw_chars"]
+
+    def expand(self, pbegin):
+        outputs = (DEAD_LETTER, STATS)
+        if self.spec.kind == "dump":
+            files = [f for root in self.spec.paths for f in dump.table_files(root, self.table)]
+            if not files and self.required:
+                raise FileNotFoundError(
+                    f"no '{self.table}' table in {', '.join(self.spec.paths)}: expected files like "
+                    f"{self.table}.jsonl.gz, {self.table}-*.json.gz, {self.table}.parquet or {self.table}/*")
+            return (pbegin
+                    | "ListFiles" >> beam.Create(files)
+                    | "SpreadFiles" >> beam.Reshuffle()
+                    | "ParseLines" >> beam.ParDo(_ReadDumpFile(self.table, self.max_raw_chars))
+                    .with_outputs(*outputs, main="kept"))
+        if self.spec.kind == "git":
+            return (pbegin
+                    | "ListRepositories" >> beam.Create(list(self.spec.paths))
+                    | "SpreadRepositories" >> beam.Reshuffle()
+                    | "ReadGitObjects" >> beam.ParDo(_ReadGitTable(self.table, self.max_raw_chars))
+                    .with_outputs(*outputs, main="kept"))
+        from codecorpus.io.bigquery import ReadBigQueryTable
+
+        method = self.config["bigquery"]["method"]
+        return (pbegin
+                | "QueryBigQuery" >> ReadBigQueryTable(self.spec.dataset, self.table, self.config, method=method)
+                | "Normalise" >> beam.ParDo(_NormaliseRow(self.table, self.max_raw_chars))
+                .with_outputs(*outputs, main="kept"))

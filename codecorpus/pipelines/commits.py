@@ -1,0 +1,148 @@
+"""``codecorpus commits``: GitHub commits -> CommitPack, CommitPackFT and instruction examples.
+
+The recipe (OctoPack's, on Beam):
+
+    read commits, licences, contents         (dump folder, git:PATH or bq:DATASET)
+    -> commit filters                        single_file, message, lang
+    -> join licences and before/after blobs  keyed joins, no table held in memory
+    -> licence and content filters           licence, binary, size          => commitpack/
+    -> CommitPackFT filters                  ft_subject, ft_bump, ft_length => commitpackft/
+    -> render training examples              OctoCoder Q/A, commit tokens   => instructions/
+    every failure                                                           => dead_letter/
+
+Accounting: every commit read is kept in ``commitpack``, dropped by a named filter, or
+dead-lettered; every ``commitpack`` row is kept in ``commitpackft`` or dropped by an ft filter.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from codecorpus import schemas
+from codecorpus.filters.base import build_chain
+from codecorpus.filters.commit import COMMIT_FILTERS, JOINED_FILTERS
+from codecorpus.filters.commitpackft import FT_FILTERS
+from codecorpus.io import manifest as manifest_io
+from codecorpus.io.parquet import WriteTable
+from codecorpus.io.sources import InputSpec, ReadTable
+from codecorpus.transforms import commitpack as cp
+from codecorpus.transforms.routing import Ledger, routed
+
+INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
+
+TABLES = {
+    "commitpack": schemas.COMMITPACK,
+    "commitpackft": schemas.COMMITPACKFT,
+    "instructions": schemas.INSTRUCTIONS,
+    "dead_letter": schemas.DEAD_LETTER,
+}
+TABLE_NOTES = {
+    "commitpack": "single-file commits with contents before and after (CommitPack)",
+    "commitpackft": "the CommitPackFT subset: imperative subjects, short files",
+    "instructions": "training examples from commitpackft, one row per `format`: `octocoder` "
+                    "(Question/Answer) and `commit_tokens` (`<commit_before>…<commit_after>`)",
+    "dead_letter": "records that could not be processed: stage, error and raw input",
+}
+
+SORT_KEYS = {
+    "commitpack": lambda r: (r["commit"],),
+    "commitpackft": lambda r: (r["commit"],),
+    "instructions": lambda r: (r["commit"], r["format"]),
+    "dead_letter": lambda r: (r["table"], r["stage"], r["key"] or "", r["source"] or "", r["error"], r["raw"]),
+}
+
+
+def filter_chains(config: dict):
+    filters = config["commits"]["filters"]
+    pick = lambda names: {n: filters[n] for n in filters if n in names}  # noqa: E731
+    commit_chain = build_chain(COMMIT_FILTERS, pick(COMMIT_FILTERS))
+    licence_chain = build_chain(JOINED_FILTERS, pick({"licence"}))
+    content_chain = build_chain(JOINED_FILTERS, pick({"binary", "size"}))
+    ft_chain = build_chain(FT_FILTERS, config["commits"]["ft_filters"])
+    return commit_chain, licence_chain, content_chain, ft_chain
+
+
+def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
+    commit_chain, licence_chain, content_chain, ft_chain = filter_chains(config)
+    instructions_cfg = config["commits"]["instructions"]
+    unknown = set(instructions_cfg["formats"]) - set(INSTRUCTION_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown instruction format(s) {sorted(unknown)}; known: {INSTRUCTION_FORMATS}")
+    max_raw = config["dead_letter"]["max_raw_chars"]
+    ledger = Ledger()
+
+    commits = ledger.take(pipeline | "ReadCommits" >> ReadTable(spec, "commits", config))
+    licenses = ledger.take(pipeline | "ReadLicenses" >> ReadTable(spec, "licenses", config, required=False))
+    contents = ledger.take(pipeline | "ReadContents" >> ReadTable(spec, "contents", config, required=False))
+
+    candidates = ledger.take(commits | "CommitFilters" >> routed(
+        lambda c: _commit_filter_events(c, commit_chain), "commit_filters", "commits",
+        key_of=lambda c: c.get("commit"), max_raw_chars=max_raw))
+    commitpack = ledger.take(
+        candidates
+        | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
+        | "AssembleAndFilter" >> routed(
+            lambda e: cp.assemble(e, licence_chain, content_chain, max_raw), "join_contents", "commits",
+            key_of=lambda e: e[0], max_raw_chars=max_raw))
+    commitpackft = ledger.take(commitpack | "CommitPackFTFilters" >> routed(
+        lambda r: cp.commitpackft_events(r, ft_chain), "ft_filters", "commitpack",
+        key_of=lambda r: r["commit"], max_raw_chars=max_raw))
+    instructions = ledger.take(commitpackft | "RenderInstructions" >> routed(
+        lambda r: cp.render_instructions(r, instructions_cfg["formats"], instructions_cfg["filename_rate"],
+                                         instructions_cfg["seed"]),
+        "render_instructions", "commitpackft", key_of=lambda r: r["commit"], max_raw_chars=max_raw))
+
+    dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft),
+                       ("instructions", instructions), ("dead_letter", dead_letters)):
+        _ = rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])
+    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+
+
+def _commit_filter_events(commit: dict, chain):
+    from codecorpus.filters.base import counter_name
+    from codecorpus.transforms.routing import Drop
+
+    dropped = chain.first_drop(commit)
+    if dropped:
+        return [Drop(counter_name(*dropped))]
+    return [commit]
+
+
+# --- accounting identities, checked from the written tables and the counters ------------------
+
+
+def commits_identity(counters: dict, rows: dict) -> dict:
+    read = counters.get("read/commits", 0)
+    kept = rows["commitpack"]
+    dropped = sum(v for k, v in counters.items() if k.startswith("filter/") and not k.startswith("filter/ft_"))
+    dead = manifest_io.sum_prefix(counters, "dead_letter/commits/")
+    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
+            "holds": read == kept + dropped + dead}
+
+
+def commitpackft_identity(counters: dict, rows: dict) -> dict:
+    read = rows["commitpack"]
+    kept = rows["commitpackft"]
+    dropped = manifest_io.sum_prefix(counters, "filter/ft_")
+    dead = manifest_io.sum_prefix(counters, "dead_letter/commitpack/")
+    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
+            "holds": read == kept + dropped + dead}
+
+
+def other_tables_identity(counters: dict, rows: dict) -> dict:
+    """Licences and contents are lookup tables: each row read is parsed or dead-lettered."""
+    terms = {}
+    for table in ("licenses", "contents"):
+        terms[f"{table}_read"] = counters.get(f"read/{table}", 0)
+        terms[f"{table}_dead_lettered"] = manifest_io.sum_prefix(counters, f"dead_letter/{table}/")
+    terms["dead_letter_rows"] = rows["dead_letter"]
+    terms["holds"] = rows["dead_letter"] == manifest_io.sum_prefix(counters, "dead_letter/")
+    return terms
+
+
+ACCOUNTING = {
+    "commits": commits_identity,
+    "commitpackft": commitpackft_identity,
+    "dead_letters": other_tables_identity,
+}

@@ -1,0 +1,110 @@
+"""What every job shares: the local runner, the output folder contract, the manifest.
+
+Output contract of a job, under ``--output``: one folder of Parquet shards per table, a
+``dead_letter/`` table, ``manifest.json`` with every counter and the accounting identity, and a
+dataset card ``README.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import apache_beam as beam
+import fsspec
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from codecorpus.io import manifest as manifest_io
+from codecorpus.io.parquet import finalise_table
+
+_LOG = logging.getLogger("codecorpus")
+
+# Names that mean "run it here". Beam 2.77's DirectRunner first tries to download the Prism
+# runner binary (it can hang on a network that drops packets), so these run the FnApiRunner
+# directly: in-memory by default, or --direct_running_mode=multi_processing|multi_threading.
+LOCAL_RUNNERS = {None, "", "DirectRunner", "direct", "local", "FnApiRunner"}
+
+
+class OutputExistsError(FileExistsError):
+    pass
+
+
+def make_local_runner(options: PipelineOptions):
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    provision = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
+    return fn_runner.FnApiRunner(provision_info=provision)
+
+
+def make_pipeline(beam_args: list[str]) -> tuple[beam.Pipeline, str]:
+    options = PipelineOptions(beam_args)
+    runner_name = options.view_as(StandardOptions).runner
+    if runner_name in LOCAL_RUNNERS:
+        mode = options.get_all_options().get("direct_running_mode") or "in_memory"
+        return beam.Pipeline(runner=make_local_runner(options), options=options), f"local FnApiRunner ({mode})"
+    return beam.Pipeline(options=options), runner_name
+
+
+def prepare_output(output: str, overwrite: bool) -> None:
+    fs, path = fsspec.core.url_to_fs(output)
+    if fs.exists(path) and fs.ls(path):
+        if not overwrite:
+            raise OutputExistsError(f"output {output} exists and is not empty; pass --overwrite to replace it")
+        fs.rm(path, recursive=True)
+    fs.makedirs(path, exist_ok=True)
+
+
+def run(pipeline: beam.Pipeline, runner_label: str) -> float:
+    print(f"codecorpus: running on {runner_label} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    elapsed = time.monotonic() - started
+    if state not in ("DONE", beam.runners.runner.PipelineState.DONE):
+        raise RuntimeError(f"pipeline finished in state {state}")
+    return elapsed
+
+
+def finish(output: str, tables: dict, config: dict, input_description: dict, accounting: dict,
+           job: str, extra: dict | None = None) -> dict:
+    """Finalise every table, write ``manifest.json``; returns the manifest.
+
+    ``tables`` maps table name -> pyarrow schema. ``accounting`` maps an identity name ->
+    a function (counters, rows per table) -> dict with the identity's terms and ``holds``.
+    """
+    counters = manifest_io.read_stats(output)
+    files = {name: finalise_table(output, name, schema, config["output"]["compression"])
+             for name, schema in tables.items()}
+    rows = {name: sum(f["rows"] for f in fs) for name, fs in files.items()}
+    manifest = {
+        "job": job,
+        "input": input_description,
+        "config": config,
+        "code_version": manifest_io.code_version(),
+        "tables": {name: {"rows": rows[name], "files": fs} for name, fs in files.items()},
+        "counters": counters,
+        "accounting": {name: identity(counters, rows) for name, identity in accounting.items()},
+    }
+    manifest.update(extra or {})
+    manifest_io.write_manifest(output, manifest)
+    manifest_io.cleanup_tmp(output)
+    return manifest
+
+
+def print_summary(manifest: dict, elapsed: float) -> None:
+    out = sys.stderr
+    print(f"codecorpus {manifest['job']}: done in {elapsed:.1f}s", file=out)
+    for name, table in manifest["tables"].items():
+        print(f"  {name:<14} {table['rows']:>10,} rows in {len(table['files'])} file(s)", file=out)
+    for name, terms in manifest["accounting"].items():
+        ok = "holds" if terms["holds"] else "DOES NOT HOLD"
+        detail = ", ".join(f"{k}={v:,}" for k, v in terms.items() if k != "holds")
+        print(f"  accounting {name}: {detail} ({ok})", file=out)
+    for name, value in sorted(manifest["counters"].items()):
+        if name.startswith(("filter/", "dead_letter/")):
+            print(f"    {name:<48} {value:>10,}", file=out)
+    out.flush()

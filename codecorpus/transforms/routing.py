@@ -1,0 +1,165 @@
+"""Where every record ends up: kept, dropped with a counted reason, or dead-lettered.
+
+Pure record functions yield plain records (kept), ``Drop`` (a counted filter decision) or
+``DeadLetter`` (a record that could not be processed). ``Route`` is the one DoFn that turns
+those events into Beam outputs: the main output, a ``dead_letter`` output and a ``stats``
+output of ``(counter, 1)`` pairs that the job sums into its manifest. An exception raised by the
+function dead-letters the element instead of failing the job, and nothing the function yielded
+for that element is emitted, so a record never lands in two places.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+DEAD_LETTER = "dead_letter"
+STATS = "stats"
+
+_LOG = logging.getLogger("codecorpus.progress")
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A filter decision: the record is intentionally left out, and counted."""
+
+    counter: str
+
+
+@dataclass(frozen=True)
+class Count:
+    """A counter to increment that does not change where the record goes."""
+
+    counter: str
+    value: int = 1
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that failed; ``row`` follows ``schemas.DEAD_LETTER``."""
+
+    row: dict
+
+
+def to_raw_text(value: Any) -> str:
+    """The raw input as text for a dead letter: strings as they are, records as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def dead_letter(
+    stage: str, table: str, key: Optional[str], error: str, raw: Any, source: str = "",
+    max_raw_chars: int = 1_000_000,
+) -> DeadLetter:
+    text = to_raw_text(raw)
+    # Lone surrogates (from undecodable input) cannot be written to Parquet: make them visible.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    truncated = len(text) > max_raw_chars
+    return DeadLetter(
+        {
+            "stage": stage,
+            "table": table,
+            "key": key,
+            "error": error.encode("utf-8", "backslashreplace").decode("utf-8"),
+            "raw": text[:max_raw_chars],
+            "raw_truncated": truncated,
+            "source": source,
+        }
+    )
+
+
+class Progress:
+    """Logs a line per stage every few seconds with how many elements it has seen."""
+
+    def __init__(self, stage: str, every_seconds: float = 10.0):
+        self.stage = stage
+        self.every_seconds = every_seconds
+        self.seen = 0
+        self._last = time.monotonic()
+
+    def tick(self, n: int = 1) -> None:
+        self.seen += n
+        now = time.monotonic()
+        if now - self._last >= self.every_seconds:
+            self._last = now
+            _LOG.info("[%s] %s records processed", self.stage, f"{self.seen:,}")
+
+
+class Route(beam.DoFn):
+    """Applies ``fn(element) -> Iterable[event]`` and routes each event to its output."""
+
+    def __init__(self, fn: Callable[[Any], Iterable[Any]], stage: str, table: str,
+                 key_of: Callable[[Any], Optional[str]] = lambda _: None, max_raw_chars: int = 1_000_000):
+        self.fn = fn
+        self.stage = stage
+        self.table = table
+        self.key_of = key_of
+        self.max_raw_chars = max_raw_chars
+
+    def setup(self):
+        self._progress = Progress(self.stage)
+
+    def process(self, element):
+        self._progress.tick()
+        try:
+            events = list(self.fn(element))
+        except Exception as e:  # noqa: BLE001 - any failure of one record must not stop the job
+            try:
+                key = self.key_of(element)
+            except Exception:  # noqa: BLE001
+                key = None
+            events = [dead_letter(self.stage, self.table, key, f"{type(e).__name__}: {e}",
+                                  element, max_raw_chars=self.max_raw_chars)]
+        yield from route_events(events, self.stage)
+
+
+def route_events(events: Iterable[Any], stage: str):
+    """Beam outputs for a list of events (shared by ``Route`` and the streaming readers)."""
+    for event in events:
+        if isinstance(event, Drop):
+            Metrics.counter("codecorpus", event.counter).inc()
+            yield beam.pvalue.TaggedOutput(STATS, (event.counter, 1))
+        elif isinstance(event, Count):
+            Metrics.counter("codecorpus", event.counter).inc(event.value)
+            yield beam.pvalue.TaggedOutput(STATS, (event.counter, event.value))
+        elif isinstance(event, DeadLetter):
+            counter = f"dead_letter/{event.row['table']}/{event.row['stage']}"
+            Metrics.counter("codecorpus", counter).inc()
+            yield beam.pvalue.TaggedOutput(STATS, (counter, 1))
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, event.row)
+        else:
+            yield event
+
+
+class Ledger:
+    """Collects the dead letters and counters of every stage of a job, so the pipeline
+    module can read as a recipe: ``kept = ledger.take(stage_outputs)``."""
+
+    def __init__(self):
+        self.dead_letters = []
+        self.stats = []
+
+    def take(self, outputs):
+        self.dead_letters.append(outputs[DEAD_LETTER])
+        self.stats.append(outputs[STATS])
+        return outputs["kept"]
+
+    def add_stats(self, pcoll):
+        self.stats.append(pcoll)
+
+
+def routed(fn, stage: str, table: str, key_of=lambda _: None, max_raw_chars: int = 1_000_000):
+    """``beam.ParDo(Route(...))`` with the dead-letter and stats outputs declared."""
+    return beam.ParDo(Route(fn, stage, table, key_of, max_raw_chars)).with_outputs(DEAD_LETTER, STATS, main="kept")
