@@ -133,12 +133,16 @@ def is_encodable(text: Optional[str]) -> bool:
 
 def normalise_content(raw: dict) -> dict:
     content = _opt_str(raw.get("content"), "content")
+    # Undecodable text cannot cross a Beam shuffle (coders encode UTF-8): keep the blob id, drop
+    # the text and say so, so the commits that use the blob are dead-lettered with the reason.
+    undecodable = not is_encodable(content)
     return {
         "id": _req_str(raw.get("id"), "id"),
         "size": _opt_int(raw.get("size"), "size"),
-        "content": content,
+        "content": None if undecodable else content,
         "binary": _opt_bool(raw.get("binary"), "binary"),
         "copies": _opt_int(raw.get("copies"), "copies"),
+        "undecodable": undecodable,
     }
 
 
@@ -181,7 +185,28 @@ NORMALISERS: dict[str, Callable[[dict], dict]] = {
 KEY_FIELDS = {"commits": "commit", "contents": "id", "licenses": "repo_name", "files": "path", "languages": "repo_name"}
 
 
+def unencodable_field(value: Any, path: str = "") -> Optional[str]:
+    """The first field (dotted path) holding text that is not valid UTF-8, or None."""
+    if isinstance(value, str):
+        return None if is_encodable(value) else (path or "value")
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = unencodable_field(item, f"{path}.{key}".lstrip(".") if not key.startswith("[") else f"{path}{key}")
+        if found:
+            return found
+    return None
+
+
 def normalise(table: str, raw: Any) -> dict:
     if not isinstance(raw, dict):
         raise RecordError(f"a {table} record must be a JSON object, got {type(raw).__name__}")
-    return NORMALISERS[table](raw)
+    record = NORMALISERS[table](raw)
+    bad = unencodable_field(record)
+    if bad:
+        raise RecordError(f"field '{bad}' is not valid UTF-8 text")
+    return record

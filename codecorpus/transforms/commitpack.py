@@ -22,7 +22,6 @@ import apache_beam as beam
 from codecorpus.filters.base import FilterChain, counter_name
 from codecorpus.filters.commit import allowed_license, single_difference
 from codecorpus.filters.commitpackft import clean_subject, seeded_fraction
-from codecorpus.io.records import is_encodable
 from codecorpus.transforms.languages import language_of
 from codecorpus.transforms.routing import Drop, dead_letter
 
@@ -113,6 +112,10 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, ma
             yield dead_letter("join_contents", "commits", sha, f"missing blob: {side}_sha1 {blob_id} "
                               "not in contents", _public(commit), source, max_raw_chars)
             return
+        if blob.get("undecodable") and not blob.get("binary"):
+            yield dead_letter("join_contents", "commits", sha, f"undecodable content: {side} blob "
+                              f"{blob_id} is not valid UTF-8", _public(commit), source, max_raw_chars)
+            return
         commit[f"_{side}_blob"] = blob
 
     dropped = content_chain.first_drop(commit)
@@ -120,16 +123,6 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, ma
         yield Drop(counter_name(*dropped))
         return
 
-    for side in ("old", "new"):
-        if not is_encodable(commit[f"_{side}_blob"]["content"]):
-            yield dead_letter("join_contents", "commits", sha, f"undecodable content: {side} blob "
-                              f"{commit[f'_{side}_blob']['id']} is not valid UTF-8", _public(commit),
-                              source, max_raw_chars)
-            return
-    if not is_encodable(commit.get("message")) or not is_encodable(commit.get("subject")):
-        yield dead_letter("join_contents", "commits", sha, "undecodable message", _public(commit),
-                          source, max_raw_chars)
-        return
     yield commitpack_row(commit, licence_chain)
 
 

@@ -63,21 +63,24 @@ def dead_letter(
     stage: str, table: str, key: Optional[str], error: str, raw: Any, source: str = "",
     max_raw_chars: int = 1_000_000,
 ) -> DeadLetter:
-    text = to_raw_text(raw)
-    # Lone surrogates (from undecodable input) cannot be written to Parquet: make them visible.
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    truncated = len(text) > max_raw_chars
+    text = _printable(to_raw_text(raw))
     return DeadLetter(
         {
             "stage": stage,
             "table": table,
-            "key": key,
-            "error": error.encode("utf-8", "backslashreplace").decode("utf-8"),
+            "key": _printable(key) if key is not None else None,
+            "error": _printable(error),
             "raw": text[:max_raw_chars],
-            "raw_truncated": truncated,
-            "source": source,
+            "raw_truncated": len(text) > max_raw_chars,
+            "source": _printable(source),
         }
     )
+
+
+def _printable(text: str) -> str:
+    """Lone surrogates (from undecodable input) can neither cross a shuffle nor be written to
+    Parquet: spell them as escapes so the dead letter shows exactly what was there."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Progress:

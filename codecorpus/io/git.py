@@ -1,0 +1,617 @@
+"""Reading local git repositories directly, as records of the public BigQuery ``github_repos``
+tables (``REFERENCE.md`` §1): ``commits``, ``contents``, ``licenses`` and ``files``.
+
+Every record is a raw dict exactly as a parsed line of a BigQuery NDJSON export would be, so it
+goes through ``codecorpus.io.records.normalise`` like any other input, and ``export_dump`` writes
+a dump that the rest of the pipeline reads as if it came from BigQuery.
+
+Only the ``git`` command line is used (no network, no extra packages). A whole history costs a
+handful of processes, not one per object: ``git log`` lists the commits with their trailers and
+subjects, ``git diff-tree --stdin`` diffs them all, and one ``git cat-file --batch`` per
+repository reads every commit and blob object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import posixpath
+import re
+import subprocess
+from datetime import datetime, timezone
+from typing import Iterable, Iterator, Optional
+
+import fsspec
+
+TABLES = ("commits", "contents", "licenses", "files")
+
+SUBMODULE_MODE = 0o160000
+SYMLINK_MODE = 0o120000
+FILE_MODES = (0o100644, 0o100755)
+
+# Same rule as git's own binary detection: a NUL byte in the first 8000 bytes.
+BINARY_SNIFF_BYTES = 8000
+
+# Licence files looked for at the top of HEAD, most specific first (matched case-insensitively).
+LICENSE_FILE_NAMES = (
+    "license", "license.md", "license.txt", "license.rst",
+    "licence", "licence.md", "licence.txt",
+    "copying", "copying.md", "copying.txt",
+)
+
+
+class GitError(ValueError):
+    """A path that cannot be exported (not a repository, no commits, a failing git command)."""
+
+
+# --- running git -------------------------------------------------------------------------------
+
+# Variables that point git at a particular repository (``git rev-parse --local-env-vars``).
+# Inside a git hook they name the hook's repository and would override ``-C``.
+_REPOSITORY_ENV_VARS = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_DIR", "GIT_GRAFT_FILE",
+    "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_INTERNAL_SUPER_PREFIX", "GIT_NO_REPLACE_OBJECTS",
+    "GIT_OBJECT_DIRECTORY", "GIT_PREFIX", "GIT_REPLACE_REF_BASE", "GIT_SHALLOW_FILE", "GIT_WORK_TREE",
+)
+
+
+def _git_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV_VARS}
+    env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for credentials: we only read local objects
+    return env
+
+
+def _run_git(repo_path: str, args: tuple[str, ...], input: Optional[bytes] = None) -> subprocess.CompletedProcess:
+    command = ["git", "-C", repo_path, "-c", "log.showSignature=false", *args]
+    try:
+        return subprocess.run(command, input=input, capture_output=True, env=_git_env(), check=False)
+    except FileNotFoundError as e:
+        raise GitError("the git command line is not installed") from e
+
+
+def _stderr(done: subprocess.CompletedProcess) -> str:
+    return done.stderr.decode("utf-8", "replace").strip()
+
+
+def _git(repo_path: str, *args: str, input: Optional[bytes] = None) -> bytes:
+    """Runs ``git -C repo_path args`` and returns stdout; a failure raises ``GitError``."""
+    done = _run_git(repo_path, args, input)
+    if done.returncode != 0:
+        raise GitError(f"{repo_path}: git {' '.join(args[:2])} failed: {_stderr(done)}")
+    return done.stdout
+
+
+def _check_repository(repo_path: str) -> str:
+    """The absolute path of a git repository that has at least one commit at HEAD."""
+    path = os.path.abspath(repo_path)
+    if not os.path.isdir(path):
+        raise GitError(f"not a git repository (no such directory): {repo_path}")
+    done = _run_git(path, ("rev-parse", "--git-dir"))
+    if done.returncode != 0:  # git's reason matters: e.g. "detected dubious ownership"
+        raise GitError(f"not a git repository: {repo_path} ({_stderr(done)})")
+    if _run_git(path, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}")).returncode != 0:
+        raise GitError(f"git repository has no commits: {repo_path}")
+    return path
+
+
+class _ObjectReader:
+    """One long-running ``git cat-file --batch``: reads any object by id, one round trip each."""
+
+    def __init__(self, repo_path: str):
+        self.repo_path = repo_path
+        self._process = subprocess.Popen(
+            ["git", "-C", repo_path, "cat-file", "--batch"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
+        )
+
+    def read(self, object_id: str) -> tuple[str, bytes]:
+        """``(type, data)`` of an object; ``GitError`` when it is missing."""
+        self._process.stdin.write(object_id.encode("ascii") + b"\n")
+        self._process.stdin.flush()
+        header = self._process.stdout.readline().decode("ascii", "replace").split()
+        if len(header) != 3:  # "<id> missing", or git died
+            raise GitError(f"{self.repo_path}: cannot read git object {object_id}: {' '.join(header)}")
+        _, object_type, size = header
+        data = self._process.stdout.read(int(size))
+        self._process.stdout.read(1)  # the newline after every object
+        return object_type, data
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.stdin.close()
+            self._process.wait()
+        self._process.stdout.close()
+
+    def __enter__(self) -> "_ObjectReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --- repository-level facts --------------------------------------------------------------------
+
+# https://host/owner/name(.git), ssh://git@host[:port]/owner/name, git://host/owner/name
+_URL_REMOTE = re.compile(r"^(?:https?|ssh|git|git\+ssh)://(?:[^@/]+@)?[^/]+/([^/]+)/([^/]+?)(?:\.git)?/?$")
+# scp-like ssh form: git@host:owner/name(.git)
+_SCP_REMOTE = re.compile(r"^(?:[^@/]+@)?[^/:]+:([^/]+)/([^/]+?)(?:\.git)?/?$")
+
+
+def _owner_name_from_url(url: str) -> Optional[str]:
+    for pattern in (_URL_REMOTE, _SCP_REMOTE):
+        match = pattern.match(url.strip())
+        if match:
+            return f"{match.group(1)}/{match.group(2)}"
+    return None
+
+
+def _directory_name(repo_path: str) -> str:
+    try:
+        top = _git(repo_path, "rev-parse", "--show-toplevel").decode("utf-8", "replace").strip()
+    except GitError:  # a bare repository has no work tree: name it after its own directory
+        top = os.path.abspath(repo_path)
+    name = os.path.basename(top.rstrip("/"))
+    return name[: -len(".git")] if name.endswith(".git") and len(name) > 4 else name
+
+
+def repo_name(repo_path: str) -> str:
+    """``owner/name`` from the ``origin`` remote when it is a GitHub-like URL, else
+    ``local/<directory name>``."""
+    try:
+        url = _git(repo_path, "config", "--get", "remote.origin.url").decode("utf-8", "replace")
+    except GitError:  # no origin remote
+        url = ""
+    return _owner_name_from_url(url) or f"local/{_directory_name(repo_path)}"
+
+
+def _head_ref(repo_path: str) -> str:
+    """``refs/heads/<branch>``, or ``HEAD`` when HEAD is detached."""
+    try:
+        return _git(repo_path, "symbolic-ref", "--quiet", "HEAD").decode("utf-8", "replace").strip()
+    except GitError:
+        return "HEAD"
+
+
+def _decode_path(raw: bytes) -> str:
+    # Paths are bytes in git; replacement keeps the record writable as UTF-8 JSON.
+    return raw.decode("utf-8", "replace")
+
+
+def _head_tree(repo_path: str, recursive: bool = True) -> list[tuple[int, str, str, str]]:
+    """``(mode, type, id, path)`` of every entry at HEAD (``ls-tree`` order: sorted by path)."""
+    # --full-tree: whole-repository paths even when repo_path is a subdirectory of the work tree
+    args = ["ls-tree", "-z", "--full-tree"] + (["-r"] if recursive else []) + ["HEAD"]
+    entries = []
+    for line in _git(repo_path, *args).split(b"\0"):
+        if not line:
+            continue
+        meta, path = line.split(b"\t", 1)
+        mode, object_type, object_id = meta.decode("ascii").split()
+        entries.append((int(mode, 8), object_type, object_id, _decode_path(path)))
+    return entries
+
+
+# --- licences ----------------------------------------------------------------------------------
+
+def _phrase_text(text: str) -> str:
+    """Lower-case words separated by single spaces, so phrases match across line wraps,
+    markdown and punctuation differences."""
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+
+
+def _has(text: str, *phrases: str) -> bool:
+    return all(_phrase_text(p) in text for p in phrases)
+
+
+def _has_any(text: str, *phrases: str) -> bool:
+    return any(_phrase_text(p) in text for p in phrases)
+
+
+def _gnu_license(text: str) -> Optional[str]:
+    """The GNU licence named by a licence's title (``GNU ... LICENSE Version N``) or a notice
+    (``GNU ... License as published by``). Bare mentions do not count: the GPL text itself
+    names the LGPL ("use the GNU Lesser General Public License instead") and the AGPL."""
+
+    def named(kind: str) -> bool:
+        return _has_any(text, f"GNU {kind} Public License Version", f"GNU {kind} Public License as published by")
+
+    v3 = _has_any(text, "Version 3, 29 June 2007", "version 3 of the License")
+    v21 = _has_any(text, "Version 2.1, February 1999", "version 2.1 of the License")
+    v2 = _has_any(text, "Version 2, June 1991", "version 2 of the License")
+    # Most specific first: the LGPL and AGPL texts quote the GPL by its full title.
+    if named("Affero General"):
+        return "agpl-3.0"
+    if named("Lesser General") or named("Library General"):
+        return "lgpl-3.0" if v3 else "lgpl-2.1" if v21 else None
+    if named("General"):
+        return "gpl-3.0" if v3 else "gpl-2.0" if v2 else None
+    return None
+
+
+def _bsd_license(text: str) -> Optional[str]:
+    if not _has(text, "Redistribution and use in source and binary forms"):
+        return None
+    if _has(text, "All advertising materials mentioning features"):
+        return None  # 4-clause BSD: not among the ids we emit
+    if _has_any(text, "Neither the name", "may be used to endorse or promote products derived"):
+        return "bsd-3-clause"
+    return "bsd-2-clause"
+
+
+def detect_license(text: str) -> Optional[str]:
+    """The lower-case SPDX-like id BigQuery uses for a licence file's text, or None when unknown.
+
+    Decided by distinctive key phrases. Order matters where one licence quotes another: the MPL
+    names the GPL family as "Secondary Licenses", and the LGPL/AGPL quote the GPL.
+    """
+    if not text:
+        return None
+    text = _phrase_text(text)
+    if _has_any(text, "Mozilla Public License Version 2.0", "Mozilla Public License, v. 2.0",
+                "Mozilla Public License, version 2.0"):
+        return "mpl-2.0"
+    if _has(text, "Apache License") and _has_any(text, "Version 2.0", "Apache-2.0"):
+        return "apache-2.0"
+    if _has_any(text, "Eclipse Public License - v 2.0", "Eclipse Public License v2.0",
+                "Eclipse Public License version 2.0"):
+        return "epl-2.0"
+    if _has_any(text, "Eclipse Public License - v 1.0", "Eclipse Public License v1.0",
+                "Eclipse Public License version 1.0"):
+        return "epl-1.0"
+    gnu = _gnu_license(text)
+    if gnu:
+        return gnu
+    if _has(text, "The Artistic License 2.0"):
+        return "artistic-2.0"
+    if _has(text, "This is free and unencumbered software released into the public domain"):
+        return "unlicense"
+    if _has_any(text, "CC0 1.0 Universal", "creativecommons.org/publicdomain/zero/1.0"):
+        return "cc0-1.0"
+    if _has(text, "Permission is hereby granted, free of charge, to any person obtaining a copy"):
+        return "mit"
+    if _has_any(text, "Permission to use, copy, modify, and/or distribute this software for any purpose",
+                "Permission to use, copy, modify, and distribute this software for any purpose") and _has(
+                text, "provided that the above copyright notice and this permission notice appear in all copies"):
+        return "isc"
+    return _bsd_license(text)
+
+
+def _license_candidates(repo_path: str) -> list[tuple[str, str]]:
+    """``(path, blob id)`` of the licence files at the top of HEAD, most specific name first."""
+    by_name = {}
+    for mode, _, object_id, path in _head_tree(repo_path, recursive=False):
+        if mode in FILE_MODES and path.lower() in LICENSE_FILE_NAMES:
+            by_name.setdefault(path.lower(), (path, object_id))
+    return [by_name[name] for name in LICENSE_FILE_NAMES if name in by_name]
+
+
+def license_of(repo_path: str) -> Optional[str]:
+    """The licence of the repository at HEAD, from its LICENSE / COPYING / LICENCE file."""
+    repo_path = _check_repository(repo_path)
+    candidates = _license_candidates(repo_path)
+    if not candidates:
+        return None
+    with _ObjectReader(repo_path) as reader:
+        for _, object_id in candidates:
+            _, data = reader.read(object_id)
+            found = detect_license(data.decode("utf-8", "replace"))
+            if found:
+                return found
+    return None
+
+
+# --- commits -----------------------------------------------------------------------------------
+
+_SIGNATURE = re.compile(rb"^(.*?) ?<([^<>]*)> (-?\d+) ([+-])(\d\d)(\d\d)$")
+
+
+def _utc_date(time_sec: int) -> Optional[str]:
+    try:
+        return datetime.fromtimestamp(time_sec, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _signature(raw: bytes, encoding: str) -> dict:
+    """An ``author``/``committer`` record from ``Name <email> 1700000000 +0100``."""
+    match = _SIGNATURE.match(raw.strip())
+    if not match:  # malformed (old imports): keep what we can read
+        return {"name": _decode(raw, encoding), "email": None, "time_sec": None, "tz_offset": None, "date": None}
+    name, email, time_sec, sign, hours, minutes = match.groups()
+    time_sec = int(time_sec)
+    tz_offset = int(hours) * 60 + int(minutes)
+    return {
+        "name": _decode(name, encoding),
+        "email": _decode(email, encoding),
+        "time_sec": time_sec,
+        "tz_offset": -tz_offset if sign == b"-" else tz_offset,
+        "date": _utc_date(time_sec),
+    }
+
+
+def _decode(raw: bytes, encoding: str) -> str:
+    try:
+        return raw.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+def _parse_commit_object(data: bytes) -> dict:
+    """``tree``, ``parent``, ``author``, ``committer``, ``message``, ``encoding`` of a raw commit."""
+    header, _, message = data.partition(b"\n\n")
+    fields: dict[bytes, list[bytes]] = {}
+    for line in header.split(b"\n"):
+        if line.startswith(b" "):  # continuation of a multi-line header (gpgsig, mergetag)
+            continue
+        key, _, value = line.partition(b" ")
+        fields.setdefault(key, []).append(value)
+    encoding = fields[b"encoding"][0].decode("ascii", "replace") if b"encoding" in fields else None
+    text_encoding = encoding or "utf-8"
+    return {
+        "tree": fields[b"tree"][0].decode("ascii"),
+        "parent": [p.decode("ascii") for p in fields.get(b"parent", [])],
+        "author": _signature(fields.get(b"author", [b""])[0], text_encoding),
+        "committer": _signature(fields.get(b"committer", [b""])[0], text_encoding),
+        "message": _decode(message, text_encoding),
+        "encoding": encoding,
+    }
+
+
+_EMAIL_IN_VALUE = re.compile(r"<([^<>]*)>")
+
+
+def _trailer(key: str, value: str) -> dict:
+    email = _EMAIL_IN_VALUE.search(value)
+    return {"key": key, "value": value, "email": email.group(1) if email else None}
+
+
+# Separators git writes between fields of our ``git log`` format: never found in commit text.
+_FIELD, _TRAILER, _KEY_VALUE = "\x1f", "\x1e", "\x1d"
+_LOG_FORMAT = "%H%x1f%(trailers:only,unfold,separator=%x1e,key_value_separator=%x1d)%x1f%s"
+
+
+def _log_entries(repo_path: str) -> list[tuple[str, list[dict], str]]:
+    """``(commit id, trailers, subject)`` of every commit reachable from HEAD, in ``git log``
+    order. Trailers and subject come from git itself, so they follow git's rules exactly (the
+    trailer block is the last paragraph; the subject is the first paragraph joined on one
+    line), which is what BigQuery's ``trailer`` and ``subject`` hold."""
+    output = _git(repo_path, "log", "-z", f"--format={_LOG_FORMAT}", "HEAD").decode("utf-8", "replace")
+    entries = []
+    for chunk in output.split("\0"):
+        if not chunk:
+            continue
+        commit, trailer_text, subject = chunk.split(_FIELD, 2)
+        trailers = [_trailer(*t.split(_KEY_VALUE, 1)) for t in trailer_text.split(_TRAILER) if _KEY_VALUE in t]
+        entries.append((commit, trailers, subject))
+    return entries
+
+
+def _object_id_or_none(object_id: str) -> Optional[str]:
+    return None if object_id.strip("0") == "" else object_id
+
+
+def _difference(raw_meta: str, path: str, name: str) -> dict:
+    """One ``difference`` entry from a raw diff line ``:old_mode new_mode old_id new_id status``."""
+    old_mode, new_mode, old_id, new_id, _status = raw_meta.lstrip(":").split()
+    old_id, new_id = _object_id_or_none(old_id), _object_id_or_none(new_id)
+    # Without rename detection a path is the same on both sides; a missing side is all null.
+    return {
+        "old_mode": int(old_mode, 8) if old_id else None,
+        "new_mode": int(new_mode, 8) if new_id else None,
+        "old_path": path if old_id else None,
+        "new_path": path if new_id else None,
+        "old_sha1": old_id,
+        "new_sha1": new_id,
+        "old_repo": name if old_id else None,
+        "new_repo": name if new_id else None,
+    }
+
+
+def _shallow_commits(repo_path: str) -> set[str]:
+    """Commits at the boundary of a shallow clone: their parents are not in the repository."""
+    shallow_file = _git(repo_path, "rev-parse", "--git-path", "shallow").decode("utf-8", "replace").strip()
+    shallow_file = os.path.join(repo_path, shallow_file)
+    if not os.path.exists(shallow_file):
+        return set()
+    with open(shallow_file, encoding="ascii") as f:
+        return {line.strip() for line in f if line.strip()}
+
+
+def _differences(repo_path: str, first_parents: dict[str, Optional[str]], name: str) -> dict[str, list[dict]]:
+    """The ``difference`` list of every commit against its first parent (root commits against
+    the empty tree), from one ``git diff-tree --stdin`` over the whole history. Commits given
+    ``None`` as first parent are root commits."""
+    # "<commit> <parent>" makes diff-tree treat that parent as the only one, so merges are
+    # diffed against their first parent instead of being skipped.
+    lines = [f"{commit} {parent}" if parent else commit for commit, parent in first_parents.items()]
+    output = _git(repo_path, "diff-tree", "--stdin", "-r", "--no-renames", "--root", "-z",
+                  input=("\n".join(lines) + "\n").encode("ascii"))
+    differences: dict[str, list[dict]] = {commit: [] for commit in first_parents}
+    # -z output: "<commit id>", then per changed file ":<modes> <ids> <status>" and "<path>".
+    fields = iter(output.split(b"\0"))
+    current = None
+    for field in fields:
+        if field.startswith(b":"):
+            path = _decode_path(next(fields))
+            differences[current].append(_difference(field.decode("ascii"), path, name))
+        elif field:
+            current = field.decode("ascii")
+    return differences
+
+
+def _commit_records(repo_path: str, name: str) -> Iterator[dict]:
+    entries = _log_entries(repo_path)
+    with _ObjectReader(repo_path) as reader:
+        parsed = {commit: _parse_commit_object(reader.read(commit)[1]) for commit, _, _ in entries}
+    # A shallow clone's boundary commits have parents that are not here to diff against: their
+    # difference is left empty and flagged as truncated rather than invented.
+    shallow = _shallow_commits(repo_path)
+    first_parents = {commit: (c["parent"][0] if c["parent"] else None)
+                     for commit, c in parsed.items() if commit not in shallow}
+    differences = _differences(repo_path, first_parents, name)
+    for commit, trailers, subject in entries:
+        c = parsed[commit]
+        yield {
+            "commit": commit,
+            "tree": c["tree"],
+            "parent": c["parent"],
+            "author": c["author"],
+            "committer": c["committer"],
+            "subject": subject,
+            "message": c["message"],
+            "trailer": trailers,
+            "difference": differences.get(commit, []),
+            "difference_truncated": True if commit in shallow else None,
+            "repo_name": [name],
+            "encoding": c["encoding"],
+        }
+
+
+# --- files, contents, licences -----------------------------------------------------------------
+
+def _file_records(repo_path: str, name: str, reader: _ObjectReader) -> Iterator[dict]:
+    ref = _head_ref(repo_path)
+    for mode, _, object_id, path in _head_tree(repo_path):
+        symlink_target = None
+        if mode == SYMLINK_MODE:
+            symlink_target = _decode_path(reader.read(object_id)[1])
+        yield {"repo_name": name, "ref": ref, "path": path, "mode": mode, "id": object_id,
+               "symlink_target": symlink_target}
+
+
+def _is_binary(data: bytes) -> bool:
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _content_record(object_id: str, data: bytes, max_blob_bytes: int) -> dict:
+    binary = _is_binary(data)
+    too_large = len(data) > max_blob_bytes
+    return {
+        "id": object_id,
+        "size": len(data),
+        "content": None if binary or too_large else data.decode("utf-8"),
+        "binary": binary,
+        "copies": 1,
+    }
+
+
+def _blob_ids_of_differences(commits: Iterable[dict]) -> set[str]:
+    """Blob ids on both sides of every difference; submodule entries are commits, not blobs."""
+    ids = set()
+    for commit in commits:
+        for d in commit["difference"]:
+            if d["old_sha1"] and d["old_mode"] != SUBMODULE_MODE:
+                ids.add(d["old_sha1"])
+            if d["new_sha1"] and d["new_mode"] != SUBMODULE_MODE:
+                ids.add(d["new_sha1"])
+    return ids
+
+
+def _blob_ids_of_files(files: Iterable[dict]) -> set[str]:
+    return {f["id"] for f in files if f["mode"] != SUBMODULE_MODE}
+
+
+def _content_records(blob_sources: dict[str, str], readers: dict[str, _ObjectReader],
+                     max_blob_bytes: int) -> Iterator[dict]:
+    """One record per blob, in sorted id order; ``blob_sources`` maps a blob id to the
+    repository that holds it, ``readers`` a repository to its object reader."""
+    for object_id in sorted(blob_sources):
+        _, data = readers[blob_sources[object_id]].read(object_id)
+        yield _content_record(object_id, data, max_blob_bytes)
+
+
+def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000) -> Iterator[dict]:
+    """Raw records of one ``github_repos`` table for one repository, shaped exactly as a parsed
+    line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    repo_path = _check_repository(repo_path)
+    name = repo_name(repo_path)
+    if table == "commits":
+        yield from _commit_records(repo_path, name)
+    elif table == "licenses":
+        yield {"repo_name": name, "license": license_of(repo_path)}
+    else:
+        with _ObjectReader(repo_path) as reader:
+            files = list(_file_records(repo_path, name, reader))
+            if table == "files":
+                yield from files
+                return
+            blob_ids = _blob_ids_of_differences(_commit_records(repo_path, name)) | _blob_ids_of_files(files)
+            yield from _content_records(dict.fromkeys(blob_ids, repo_path), {repo_path: reader}, max_blob_bytes)
+
+
+# --- writing a dump ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _ndjson_gzip_writer(url: str):
+    """A text sink for one ``.jsonl.gz`` file, byte-for-byte reproducible: no mtime and no file
+    name in the gzip header (``GzipFile`` would otherwise record the time and the file's name)."""
+    with fsspec.open(url, "wb") as raw:
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as compressed:
+            with io.TextIOWrapper(compressed, encoding="utf-8", newline="\n") as text:
+                yield text
+
+
+def _write_records(text, records: Iterable[dict]) -> int:
+    count = 0
+    for record in records:
+        text.write(json.dumps(record, ensure_ascii=False, sort_keys=False))
+        text.write("\n")
+        count += 1
+    return count
+
+
+def _table_url(output: str, table: str) -> str:
+    return posixpath.join(output.rstrip("/"), f"{table}.jsonl.gz")
+
+
+def export_dump(repo_paths: list[str], output: str, max_blob_bytes: int = 1_000_000) -> dict[str, int]:
+    """Writes ``commits``, ``contents``, ``licenses`` and ``files`` ``.jsonl.gz`` tables for the
+    repositories under ``output`` (a local path or an fsspec URL) and returns the row count per
+    table. Blobs shared by several repositories are written once; the output is deterministic."""
+    repo_paths = [_check_repository(p) for p in repo_paths]  # fail before writing anything
+    names = {path: repo_name(path) for path in repo_paths}
+    fs, root = fsspec.core.url_to_fs(output)
+    fs.makedirs(root, exist_ok=True)
+    counts = {}
+    blob_sources: dict[str, str] = {}  # blob id -> first repository holding it
+
+    def remember_blobs(ids: set[str], path: str) -> None:
+        for object_id in sorted(ids):
+            blob_sources.setdefault(object_id, path)
+
+    with contextlib.ExitStack() as stack:
+        readers = {path: stack.enter_context(_ObjectReader(path)) for path in repo_paths}
+
+        with _ndjson_gzip_writer(_table_url(output, "commits")) as sink:
+            counts["commits"] = 0
+            for path in repo_paths:
+                commits = list(_commit_records(path, names[path]))
+                remember_blobs(_blob_ids_of_differences(commits), path)
+                counts["commits"] += _write_records(sink, commits)
+
+        with _ndjson_gzip_writer(_table_url(output, "files")) as sink:
+            counts["files"] = 0
+            for path in repo_paths:
+                files = list(_file_records(path, names[path], readers[path]))
+                remember_blobs(_blob_ids_of_files(files), path)
+                counts["files"] += _write_records(sink, files)
+
+        with _ndjson_gzip_writer(_table_url(output, "licenses")) as sink:
+            records = ({"repo_name": names[path], "license": license_of(path)} for path in repo_paths)
+            counts["licenses"] = _write_records(sink, records)
+
+        with _ndjson_gzip_writer(_table_url(output, "contents")) as sink:
+            counts["contents"] = _write_records(sink, _content_records(blob_sources, readers, max_blob_bytes))
+
+    return {table: counts[table] for table in TABLES}
