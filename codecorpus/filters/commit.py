@@ -99,12 +99,12 @@ class MessageFilter(Filter):
         min_chars: int = 5,
         max_chars: int = 10_000,
         excluded_prefixes: Sequence[str] = ("merge",),
-        excluded: Sequence[str] = EXCLUDED_MESSAGES,
+        excluded: Optional[Sequence[str]] = None,
     ):
         self.min_chars = min_chars
         self.max_chars = max_chars
-        self.excluded_prefixes = tuple(excluded_prefixes)
-        self.excluded = frozenset(excluded)
+        self.excluded_prefixes = tuple(p.lower() for p in excluded_prefixes)
+        self.excluded = frozenset(m.lower() for m in (EXCLUDED_MESSAGES if excluded is None else excluded))
 
     def drop_reason(self, record: dict) -> Optional[str]:
         message = normalised_message(record.get("message"))

@@ -84,20 +84,30 @@ def _printable(text: str) -> str:
 
 
 class Progress:
-    """Logs a line per stage every few seconds with how many elements it has seen."""
+    """Progress lines for one stage on one worker: every few seconds while it runs, and when
+    a bundle ends, with how many elements the stage has seen so far."""
 
     def __init__(self, stage: str, every_seconds: float = 10.0):
         self.stage = stage
         self.every_seconds = every_seconds
         self.seen = 0
-        self._last = time.monotonic()
+        self._started = self._last = None
 
     def tick(self, n: int = 1) -> None:
-        self.seen += n
         now = time.monotonic()
+        if self._started is None:
+            self._started = self._last = now  # rates count from the first element, not setup
+        self.seen += n
         if now - self._last >= self.every_seconds:
             self._last = now
-            _LOG.info("[%s] %s records processed", self.stage, f"{self.seen:,}")
+            self.report()
+
+    def report(self, done: bool = False) -> None:
+        if self._started is None:
+            return
+        rate = self.seen / max(1e-3, time.monotonic() - self._started)
+        _LOG.info("[%s] %s records %s (%s/s)", self.stage, f"{self.seen:,}",
+                  "done" if done else "so far", f"{rate:,.0f}")
 
 
 class Route(beam.DoFn):
@@ -113,6 +123,9 @@ class Route(beam.DoFn):
 
     def setup(self):
         self._progress = Progress(self.stage)
+
+    def finish_bundle(self):
+        self._progress.report(done=True)
 
     def process(self, element):
         self._progress.tick()
