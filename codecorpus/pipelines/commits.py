@@ -24,11 +24,34 @@ from codecorpus.filters.commit import COMMIT_FILTERS, JOINED_FILTERS
 from codecorpus.filters.commitpackft import FT_FILTERS
 from codecorpus.io import manifest as manifest_io
 from codecorpus.io.parquet import WriteTable
-from codecorpus.io.sources import InputSpec, ReadTable
+from codecorpus.io.sources import InputSpec, ReadTable, parse_inputs
+from codecorpus.pipelines import common
 from codecorpus.transforms import commitpack as cp
 from codecorpus.transforms.routing import Ledger, routed
 
 INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
+
+SUMMARY = "commits -> CommitPack / CommitPackFT / instructions"
+DESCRIPTION = """\
+Build CommitPack-style tables from GitHub commits.
+
+--input is one of:
+  PATH or URL            a folder of BigQuery github_repos exports (commits, contents,
+                         licenses [, files, languages]) as NDJSON, gzip NDJSON or Parquet,
+                         local or on any fsspec filesystem (gs://bucket/dump)
+  git:PATH[,PATH...]     local git repositories, read directly (repeat --input for more)
+  bq:PROJECT.DATASET     live BigQuery (bq:public = bigquery-public-data.github_repos), with
+                         the licence, message and single-file filters pushed into the SQL
+
+Filters (configure them in --config YAML, disable with --disable-filter NAME):
+  single_file message lang     on the commit, before contents are joined
+  licence binary size          after the licence and contents join      -> commitpack/
+  ft_subject ft_bump ft_length CommitPackFT rules                        -> commitpackft/
+Training examples from commitpackft                                      -> instructions/
+
+Example:
+  codecorpus commits --input ../shared/data/github_repos_sample --output out/commits
+"""
 
 TABLES = {
     "commitpack": schemas.COMMITPACK,
@@ -60,6 +83,24 @@ def filter_chains(config: dict):
     content_chain = build_chain(JOINED_FILTERS, pick({"binary", "size"}))
     ft_chain = build_chain(FT_FILTERS, config["commits"]["ft_filters"])
     return commit_chain, licence_chain, content_chain, ft_chain
+
+
+def add_arguments(parser) -> None:
+    common.add_job_arguments(parser, "input dump path/URL, git:PATH or bq:PROJECT.DATASET (repeatable)")
+
+
+def run(args, beam_args: list[str]) -> int:
+    spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
+    job = common.BeamJob(
+        name="commits", tables=TABLES, accounting=ACCOUNTING,
+        build=lambda pipeline, args, config: build(pipeline, spec, args.output, config),
+        card_title="codecorpus commit corpus",
+        card_description="Single-file GitHub commits turned into CommitPack / CommitPackFT tables and "
+                         "instruction-tuning examples by `codecorpus commits`.",
+        table_notes=TABLE_NOTES,
+        card_licenses=lambda config: sorted(set(config["commits"]["filters"]["licence"]["allow"])),
+        describe_input=lambda args: spec.describe())
+    return common.run_beam_job(job, args, beam_args)
 
 
 def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:

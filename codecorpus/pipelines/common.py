@@ -7,9 +7,12 @@ dataset card ``README.md``.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import apache_beam as beam
 import fsspec
@@ -108,3 +111,47 @@ def print_summary(manifest: dict, elapsed: float) -> None:
         if name.startswith(("filter/", "dead_letter/")):
             print(f"    {name:<48} {value:>10,}", file=out)
     out.flush()
+
+
+def add_job_arguments(parser: argparse.ArgumentParser, input_help: str) -> None:
+    """The options every Beam job takes; anything else on the command line goes to Beam."""
+    parser.add_argument("--input", action="append", required=True, metavar="SPEC", help=input_help)
+    parser.add_argument("--output", required=True, metavar="PATH", help="output folder (local or fsspec URL)")
+    parser.add_argument("--config", metavar="YAML", help="configuration merged over the defaults "
+                        "(codecorpus/defaults.yaml)")
+    parser.add_argument("--disable-filter", action="append", default=[], metavar="NAME",
+                        help="turn a filter off (repeatable)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty --output")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
+
+
+@dataclass
+class BeamJob:
+    """What a job module declares so ``run_beam_job`` can run it with the common contract."""
+
+    name: str
+    tables: dict                      # table name -> pyarrow schema (dead_letter included)
+    accounting: dict                  # identity name -> fn(counters, rows) -> terms with "holds"
+    build: Callable                   # build(pipeline, args, config) -> None
+    card_title: str
+    card_description: str
+    table_notes: dict = field(default_factory=dict)
+    card_licenses: Callable = lambda config: []
+    describe_input: Callable = lambda args: {"paths": list(args.input)}
+
+
+def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Config -> output folder -> pipeline -> run -> finalise tables, manifest, card, summary."""
+    from codecorpus.config import load_config
+
+    config = load_config(args.config, args.disable_filter)
+    prepare_output(args.output, args.overwrite)
+    pipeline, runner_label = make_pipeline(beam_args)
+    job.build(pipeline, args, config)
+    elapsed = run(pipeline, runner_label)
+    manifest = finish(args.output, job.tables, config, job.describe_input(args), job.accounting,
+                      job=job.name, extra={"beam_args": beam_args})
+    manifest_io.write_dataset_card(args.output, job.card_title, job.card_description, manifest["tables"],
+                                   job.table_notes, manifest, job.card_licenses(config))
+    print_summary(manifest, elapsed)
+    return 0 if all(t["holds"] for t in manifest["accounting"].values()) else 1

@@ -12,6 +12,11 @@ import sys
 
 from codecorpus.io.git import GitError, export_dump
 
+SUMMARY = "local git repositories -> github_repos-shaped dump"
+DESCRIPTION = ("Export local git repositories as a dump in the BigQuery github_repos shape (gzip NDJSON: "
+               "commits, contents, licenses, files), readable by every codecorpus job.")
+USES_BEAM = False
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("repos", nargs="*", help="paths of local git repositories")
@@ -22,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="blobs larger than this are exported with null content (default: %(default)s)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, beam_args: list[str] = ()) -> int:
     repo_paths = list(args.repos) + list(args.input)
     if not repo_paths:
         print("export-git: no repository given (positional paths or --input)", file=sys.stderr)
