@@ -1,0 +1,168 @@
+"""Reading and writing any JSONL / Parquet table of records (for jobs such as ``pii`` and
+``dedup`` that work on a user's dataset rather than on a ``github_repos`` dump).
+
+An input spec is a file, a folder (every ``*.parquet`` / ``*.json[l]`` / ``*.ndjson`` file under
+it, compressed or not) or a glob, on any fsspec filesystem. Records are plain dicts. Malformed
+lines, non-objects and undecodable text become dead letters (table ``records``); every line or
+row read counts as ``read/records``.
+
+The output schema is the input's: Parquet schemas are unified across files; for JSON it is
+inferred from the first records (``infer_schema``). ``conform`` checks each output row against it
+so one odd row is dead-lettered instead of failing its whole shard.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator, Optional
+
+import apache_beam as beam
+import fsspec
+import pyarrow as pa
+
+from codecorpus.io.dump import file_format
+from codecorpus.io.records import unencodable_field
+from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Progress, dead_letter, route_events
+
+TABLE = "records"
+
+
+def record_files(specs: list[str]) -> list[str]:
+    """Every data file named by ``specs`` (files, folders or globs), as fsspec URLs, sorted."""
+    found = []
+    for spec in specs:
+        fs, path = fsspec.core.url_to_fs(spec)
+        if any(ch in path for ch in "*?["):
+            candidates = fs.glob(path)
+        elif fs.isdir(path):
+            candidates = fs.find(path)
+        elif fs.exists(path):
+            candidates = [path]
+        else:
+            raise FileNotFoundError(f"input not found: {spec}")
+        for candidate in candidates:
+            name = candidate.rsplit("/", 1)[-1]
+            if name.startswith((".", "_")) or file_format(name) is None:
+                continue
+            found.append(fs.unstrip_protocol(candidate) if "://" in spec else candidate)
+    if not found:
+        raise FileNotFoundError(f"no .parquet, .jsonl, .json or .ndjson files in {', '.join(specs)}")
+    return sorted(set(found))
+
+
+def _checked(raw, source: str, max_raw_chars: int):
+    if not isinstance(raw, dict):
+        return dead_letter("parse", TABLE, None, f"a record must be a JSON object, got {type(raw).__name__}",
+                           raw, source, max_raw_chars)
+    bad = unencodable_field(raw)
+    if bad:
+        return dead_letter("parse", TABLE, None, f"field '{bad}' is not valid UTF-8 text", raw, source,
+                           max_raw_chars)
+    return raw
+
+
+def iter_record_events(path: str, max_raw_chars: int = 1_000_000) -> Iterator:
+    """Records, dead letters and one ``read/records`` count for one file."""
+    read = 0
+    try:
+        if file_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            with fsspec.open(path, "rb") as f:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
+                    for raw in batch.to_pylist():
+                        read += 1
+                        yield _checked(raw, f"{path}#{read}", max_raw_chars)
+        else:
+            with fsspec.open(path, "rb", compression="infer") as f:
+                for number, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    read += 1
+                    source = f"{path}:{number}"
+                    try:
+                        raw = json.loads(line.decode("utf-8"))
+                    except UnicodeDecodeError as e:
+                        yield dead_letter("parse", TABLE, None, f"line is not valid UTF-8: {e}", line, source,
+                                          max_raw_chars)
+                        continue
+                    except ValueError as e:
+                        yield dead_letter("parse", TABLE, None, f"malformed JSON: {e}", line, source, max_raw_chars)
+                        continue
+                    yield _checked(raw, source, max_raw_chars)
+    except Exception as e:  # noqa: BLE001 - a broken file must not stop the job
+        read += 1
+        yield dead_letter("read", TABLE, None, f"file unreadable after {read - 1} records: {type(e).__name__}: {e}",
+                          "", path, max_raw_chars)
+    yield Count(f"read/{TABLE}", read)
+
+
+class _ReadRecordFile(beam.DoFn):
+    def __init__(self, max_raw_chars: int):
+        self.max_raw_chars = max_raw_chars
+
+    def process(self, path):
+        progress = Progress(f"read {path}")
+        for event in iter_record_events(path, self.max_raw_chars):
+            if not isinstance(event, Count):
+                progress.tick()
+            yield from route_events([event], f"read/{TABLE}")
+        progress.report(done=True)
+
+
+class ReadRecords(beam.PTransform):
+    """files -> records, with ``dead_letter`` and ``stats`` outputs (use ``Ledger.take``)."""
+
+    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000):
+        super().__init__()
+        self.files = files
+        self.max_raw_chars = max_raw_chars
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "ListFiles" >> beam.Create(self.files)
+                | "SpreadFiles" >> beam.Reshuffle()
+                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars))
+                .with_outputs(DEAD_LETTER, STATS, main="kept"))
+
+
+def _nullable_to_string(schema: pa.Schema) -> pa.Schema:
+    # A column that was null in every sampled row has type null: make it a nullable string.
+    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+
+
+def infer_schema(files: list[str], sample_rows: int = 1000) -> pa.Schema:
+    """The schema of the input: unified Parquet schemas, or inferred from the first JSON rows."""
+    parquet = [f for f in files if file_format(f) == "parquet"]
+    if parquet:
+        import pyarrow.parquet as pq
+
+        schemas = []
+        for path in parquet:
+            with fsspec.open(path, "rb") as f:
+                schemas.append(pq.ParquetFile(f).schema_arrow)
+        return pa.unify_schemas(schemas)
+    rows = []
+    for path in files:
+        for event in iter_record_events(path):
+            if isinstance(event, dict):
+                rows.append(event)
+                if len(rows) >= sample_rows:
+                    break
+        if len(rows) >= sample_rows:
+            break
+    if not rows:
+        return pa.schema([])
+    return _nullable_to_string(pa.Table.from_pylist(rows).schema)
+
+
+def conform(row: dict, schema: pa.Schema) -> Optional[str]:
+    """None if ``row`` can be written with ``schema``, else why not."""
+    extra = set(row) - set(schema.names)
+    if extra:
+        return f"fields not in the table's schema: {sorted(extra)}"
+    try:
+        pa.Table.from_pylist([row], schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
+        return f"does not fit the table's schema: {e}"
+    return None
