@@ -206,7 +206,8 @@ def normalise(table: str, raw: Any) -> dict:
     if not isinstance(raw, dict):
         raise RecordError(f"a {table} record must be a JSON object, got {type(raw).__name__}")
     record = NORMALISERS[table](raw)
-    bad = unencodable_field(record)
+    # Blob text was already checked (and dropped if undecodable) by normalise_content.
+    bad = unencodable_field({k: v for k, v in record.items() if k != "content"} if table == "contents" else record)
     if bad:
         raise RecordError(f"field '{bad}' is not valid UTF-8 text")
     return record
