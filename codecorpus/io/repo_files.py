@@ -1,0 +1,198 @@
+"""The files of repositories at a ref, with their contents and licence, from any input.
+
+Shared by the jobs that work on files rather than commits (``files``, ``sql``). Inputs:
+
+- a dump (``files`` table joined to ``contents`` on the blob id, ``licenses`` on the repo);
+- ``git:PATH``: the repository's HEAD, read directly;
+- a plain folder (local or fsspec) of source files, e.g. a directory of ``.sql`` files: every
+  file under it, repository name ``local/<folder name>``, licence from its LICENSE file.
+
+Output records: ``repo_name, ref, path, mode, id, size, content, binary, license``. Joins are
+keyed request/answer joins (no table held in memory): licences meet the small file entries
+first, then the entries meet their blobs. ``keep_path(path) -> reason | None`` drops unwanted
+paths before any join (counted as ``filter/path/<reason>``); symlinks and submodules are
+counted as ``filter/file_kind/<kind>``; a missing or undecodable blob is a dead letter.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Callable, Optional
+
+import apache_beam as beam
+import fsspec
+
+from codecorpus.io import dump
+from codecorpus.io.records import is_encodable
+from codecorpus.io.sources import InputSpec, ReadTable
+from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, routed
+
+SYMLINK_MODES = {0o120000, 40960}
+SUBMODULE_MODES = {0o160000, 57344}
+LICENSE_FILE_NAMES = {"license", "licence", "copying", "license.md", "license.txt", "licence.md",
+                      "licence.txt", "copying.md", "copying.txt", "license.rst"}
+
+
+def has_files_table(root: str) -> bool:
+    try:
+        return bool(dump.table_files(root, "files"))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def file_key(record: dict) -> str:
+    return f"{record['repo_name']}\x00{record.get('ref') or ''}\x00{record['path']}"
+
+
+def file_kind_drop(record: dict, keep_path: Optional[Callable[[str], Optional[str]]]):
+    """Events for one ``files`` entry before any join: the entry itself, or a counted drop."""
+    mode = record.get("mode")
+    if mode in SYMLINK_MODES or record.get("symlink_target"):
+        return [Drop("filter/file_kind/symlink")]
+    if mode in SUBMODULE_MODES:
+        return [Drop("filter/file_kind/submodule")]
+    if not record.get("id"):
+        return [dead_letter("read", "files", file_key(record), "files entry without a blob id", record)]
+    reason = keep_path(record["path"]) if keep_path else None
+    if reason:
+        return [Drop(f"filter/path/{reason}")]
+    return [record]
+
+
+def answer_licences(element):
+    repo, grouped = element
+    licences = sorted({lic for lic in grouped["licence"] if lic is not None})
+    for key in sorted(set(grouped["request"])):
+        yield key, licences[0] if licences else None
+
+
+def attach_licence(element):
+    key, grouped = element
+    for entry in grouped["entry"]:
+        licences = list(grouped["licence"])
+        yield {**entry, "license": licences[0] if licences else None}
+
+
+def attach_blob(element, max_raw_chars: int = 1_000_000):
+    blob_id, grouped = element
+    blobs = list(grouped["blob"])
+    blob = max(blobs, key=lambda b: b.get("content") is not None) if blobs else None
+    for entry in sorted(grouped["entry"], key=file_key):
+        if blob is None:
+            yield dead_letter("join_contents", "files", file_key(entry),
+                              f"missing blob: {blob_id} not in contents", entry, "", max_raw_chars)
+        elif blob.get("undecodable") and not blob.get("binary"):
+            yield dead_letter("join_contents", "files", file_key(entry),
+                              f"undecodable content: blob {blob_id} is not valid UTF-8", entry, "", max_raw_chars)
+        else:
+            yield {"repo_name": entry["repo_name"], "ref": entry.get("ref"), "path": entry["path"],
+                   "mode": entry.get("mode"), "id": blob_id, "size": blob.get("size"),
+                   "content": blob.get("content"), "binary": bool(blob.get("binary")),
+                   "license": entry.get("license")}
+
+
+# --- a plain folder of files ------------------------------------------------------------------
+
+
+def folder_repo_name(root: str) -> str:
+    return f"local/{posixpath.basename(root.rstrip('/')) or 'root'}"
+
+
+def folder_license(root: str) -> Optional[str]:
+    from codecorpus.io.git import detect_license
+
+    fs, path = fsspec.core.url_to_fs(root)
+    for entry in sorted(fs.ls(path, detail=False)):
+        if posixpath.basename(entry).lower() in LICENSE_FILE_NAMES and fs.isfile(entry):
+            with fs.open(entry, "rb") as f:
+                found = detect_license(f.read(200_000).decode("utf-8", "replace"))
+            if found:
+                return found
+    return None
+
+
+def folder_file_events(root: str, keep_path, max_bytes: int, max_raw_chars: int = 1_000_000):
+    """Records (or drops / dead letters) for every file under a plain folder."""
+    fs, base = fsspec.core.url_to_fs(root)
+    base = base.rstrip("/")
+    repo, licence = folder_repo_name(root), folder_license(root)
+    read = 0
+    for full in sorted(fs.find(base)):
+        path = full[len(base):].lstrip("/")
+        if any(part.startswith(".") for part in path.split("/")):
+            continue  # .git and other hidden folders are not part of the corpus
+        read += 1
+        reason = keep_path(path) if keep_path else None
+        if reason:
+            yield Drop(f"filter/path/{reason}")
+            continue
+        size = fs.size(full)
+        data = b""
+        if size is not None and size <= max_bytes:
+            with fs.open(full, "rb") as f:
+                data = f.read()
+        binary = b"\x00" in data[:8000]
+        content = None if binary or size > max_bytes else data.decode("utf-8", "surrogateescape")
+        if content is not None and not is_encodable(content):
+            yield dead_letter("read", "files", f"{repo}\x00\x00{path}", "undecodable content: not valid UTF-8",
+                              data[:max_raw_chars], full, max_raw_chars)
+            continue
+        yield {"repo_name": repo, "ref": None, "path": path, "mode": 33188, "id": None, "size": size,
+               "content": content, "binary": binary, "license": licence}
+    yield Count("read/files", read)
+
+
+class _ReadFolder(beam.DoFn):
+    def __init__(self, keep_path, max_bytes, max_raw_chars):
+        self.keep_path, self.max_bytes, self.max_raw_chars = keep_path, max_bytes, max_raw_chars
+
+    def process(self, root):
+        from codecorpus.transforms.routing import route_events
+
+        for event in folder_file_events(root, self.keep_path, self.max_bytes, self.max_raw_chars):
+            yield from route_events([event], "read/files")
+
+
+# --- the transform ---------------------------------------------------------------------------
+
+
+class ReadRepositoryFiles(beam.PTransform):
+    """Input -> file records with content and licence; dead letters and counters go to ``ledger``."""
+
+    def __init__(self, spec: InputSpec, config: dict, ledger: Ledger,
+                 keep_path: Optional[Callable[[str], Optional[str]]] = None, max_bytes: int = 10_000_000):
+        super().__init__()
+        self.spec, self.config, self.ledger = spec, config, ledger
+        self.keep_path, self.max_bytes = keep_path, max_bytes
+        self.max_raw = config["dead_letter"]["max_raw_chars"]
+
+    def expand(self, pbegin):
+        ledger, spec = self.ledger, self.spec
+        if spec.kind == "dump" and not all(has_files_table(root) for root in spec.paths):
+            return ledger.take(pbegin
+                               | "ListFolders" >> beam.Create(list(spec.paths))
+                               | "ReadFolderFiles" >> beam.ParDo(_ReadFolder(self.keep_path, self.max_bytes, self.max_raw))
+                               .with_outputs(DEAD_LETTER, STATS, main="kept"))
+        keep_path = self.keep_path
+        entries = ledger.take(
+            ledger.take(pbegin | "ReadFilesTable" >> ReadTable(spec, "files", self.config))
+            | "DropLinksAndPaths" >> routed(lambda r: file_kind_drop(r, keep_path), "file_filters", "files",
+                                            key_of=file_key, max_raw_chars=self.max_raw))
+        licenses = ledger.take(pbegin | "ReadLicenses" >> ReadTable(spec, "licenses", self.config, required=False))
+        contents = ledger.take(pbegin | "ReadContents" >> ReadTable(spec, "contents", self.config, required=False))
+        licence_answers = (
+            {"request": entries | "RequestLicences" >> beam.Map(lambda e: (e["repo_name"], file_key(e))),
+             "licence": licenses | "KeyLicenceByRepo" >> beam.Map(lambda r: (r["repo_name"], r["license"]))}
+            | "JoinLicencesOnRepo" >> beam.CoGroupByKey()
+            | "AnswerLicenceRequests" >> beam.FlatMap(answer_licences))
+        licensed = (
+            {"entry": entries | "KeyEntryByFile" >> beam.Map(lambda e: (file_key(e), e)), "licence": licence_answers}
+            | "JoinLicenceOnFile" >> beam.CoGroupByKey()
+            | "AttachLicence" >> beam.FlatMap(attach_licence))
+        max_raw = self.max_raw
+        return ledger.take(
+            {"entry": licensed | "KeyEntryByBlob" >> beam.Map(lambda e: (e["id"], e)),
+             "blob": contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b))}
+            | "JoinContentsOnBlobSha" >> beam.CoGroupByKey()
+            | "AttachContents" >> routed(lambda e: attach_blob(e, max_raw), "join_contents", "files",
+                                         key_of=lambda e: e[0], max_raw_chars=max_raw))
