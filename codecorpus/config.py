@@ -60,10 +60,13 @@ def load_config(path: str | None = None, disabled_filters: Iterable[str] = ()) -
 
 
 def _filter_section(config: dict, name: str) -> dict:
-    for section in (config["commits"]["filters"], config["commits"]["ft_filters"]):
+    # The dedup section also holds `keep`, which is not a filter: only entries with `enabled` are.
+    dedup = {k: v for k, v in config["dedup"].items() if isinstance(v, dict) and "enabled" in v}
+    sections = (config["commits"]["filters"], config["commits"]["ft_filters"], dedup)
+    for section in sections:
         if name in section:
             return section
-    known = sorted(list(config["commits"]["filters"]) + list(config["commits"]["ft_filters"]))
+    known = sorted(n for section in sections for n in section)
     raise ConfigError(f"unknown filter '{name}'; filters are: {', '.join(known)}")
 
 

@@ -153,7 +153,21 @@ def infer_schema(files: list[str], sample_rows: int = 1000) -> pa.Schema:
             break
     if not rows:
         return pa.schema([])
-    return _nullable_to_string(pa.Table.from_pylist(rows).schema)
+    try:
+        return _nullable_to_string(pa.Table.from_pylist(rows).schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Types conflict within the sample (a 5 among strings): each field takes the type of its
+        # first non-null value, and ``conform`` dead-letters the rows that do not fit.
+        fields: dict[str, pa.Field] = {}
+        for row in rows:
+            try:
+                row_schema = pa.Table.from_pylist([row]).schema
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                continue
+            for f in row_schema:
+                if f.name not in fields or pa.types.is_null(fields[f.name].type):
+                    fields[f.name] = f
+        return _nullable_to_string(pa.schema(list(fields.values())))
 
 
 def conform(row: dict, schema: pa.Schema) -> Optional[str]:
@@ -166,3 +180,11 @@ def conform(row: dict, schema: pa.Schema) -> Optional[str]:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
         return f"does not fit the table's schema: {e}"
     return None
+
+
+def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None, max_raw_chars: int = 1_000_000) -> list:
+    """``[row]`` if it fits ``schema``, else its dead letter (stage ``conform``): for ``routed``."""
+    problem = conform(row, schema)
+    if problem is None:
+        return [row]
+    return [dead_letter("conform", TABLE, key, problem, row, max_raw_chars=max_raw_chars)]

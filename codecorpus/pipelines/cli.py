@@ -19,6 +19,10 @@ from codecorpus import __version__
 JOBS = {
     "commits": "codecorpus.pipelines.commits",
     "export-git": "codecorpus.pipelines.export_git",
+    "pii": "codecorpus.pipelines.pii",
+    "dedup": "codecorpus.pipelines.dedup",
+    "files": "codecorpus.pipelines.files",
+    "sql": "codecorpus.pipelines.sql",
 }
 
 DESCRIPTION = """\
@@ -27,8 +31,9 @@ codecorpus turns public code history into fine-tuning corpora for code LLMs.
 Every Beam job writes, under --output: Parquet tables (one folder each,
 part-NNNNN-of-NNNNN.parquet), dead_letter/ (what failed, and why), manifest.json (every counter)
 and a dataset card README.md. Unknown options go to Apache Beam; without --runner a job runs
-locally on Beam's FnApiRunner (add --direct_running_mode=multi_processing --direct_num_workers=N
-to use N processes). `codecorpus JOB --help` explains a job.
+locally on Beam's FnApiRunner in one process (--direct_running_mode=multi_processing
+--direct_num_workers=N runs N worker processes: worth it with more cores than workers; on 2 cores
+it is slower, see benchmarks/). `codecorpus JOB --help` explains a job.
 """
 
 

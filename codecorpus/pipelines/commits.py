@@ -5,13 +5,19 @@ The recipe (OctoPack's, on Beam):
     read commits, licences, contents         (dump folder, git:PATH or bq:DATASET)
     -> commit filters                        single_file, message, lang
     -> join licences and before/after blobs  keyed joins, no table held in memory
-    -> licence and content filters           licence, binary, size          => commitpack/
+    -> licence and content filters           licence, binary, size
+    -> redact PII                            contents, subject, message     => commitpack/
     -> CommitPackFT filters                  ft_subject, ft_bump, ft_length => commitpackft/
     -> render training examples              OctoCoder Q/A, commit tokens   => instructions/
-    every failure                                                           => dead_letter/
+    every failure, its raw record redacted                                  => dead_letter/
 
 Accounting: every commit read is kept in ``commitpack``, dropped by a named filter, or
 dead-lettered; every ``commitpack`` row is kept in ``commitpackft`` or dropped by an ft filter.
+
+PII (``transforms/pii.py``, the ``pii`` config section) is redacted by default before any table is
+written, so every table downstream of it is redacted; author, committer and trailer emails only
+ever reach ``dead_letter/`` raw records, where they are removed or hashed. ``--no-pii`` turns it
+all off (recorded in ``manifest.json`` -> ``pii``).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from codecorpus.io.parquet import WriteTable
 from codecorpus.io.sources import InputSpec, ReadTable, parse_inputs
 from codecorpus.pipelines import common
 from codecorpus.transforms import commitpack as cp
-from codecorpus.transforms.routing import Ledger, routed
+from codecorpus.transforms import pii
+from codecorpus.transforms.routing import STATS, Ledger, routed
 
 INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
+PII_FIELDS = ("old_contents", "new_contents", "subject", "message")
 
 SUMMARY = "commits -> CommitPack / CommitPackFT / instructions"
 DESCRIPTION = """\
@@ -49,6 +57,10 @@ Filters (configure them in --config YAML, disable with --disable-filter NAME):
   ft_subject ft_bump ft_length CommitPackFT rules                        -> commitpackft/
 Training examples from commitpackft                                      -> instructions/
 
+PII (emails, IP addresses, keys, passwords, names, usernames) is redacted in contents, subjects
+and messages before any table is written, and in the raw records of dead_letter/ (author and
+committer emails removed); configure it in the `pii:` section, turn it off with --no-pii.
+
 Example:
   codecorpus commits --input ../shared/data/github_repos_sample --output out/commits
 """
@@ -60,11 +72,13 @@ TABLES = {
     "dead_letter": schemas.DEAD_LETTER,
 }
 TABLE_NOTES = {
-    "commitpack": "single-file commits with contents before and after (CommitPack)",
+    "commitpack": "single-file commits with contents before and after (CommitPack); PII in contents, "
+                  "subject and message replaced by <EMAIL>, <KEY> … unless run with --no-pii",
     "commitpackft": "the CommitPackFT subset: imperative subjects, short files",
     "instructions": "training examples from commitpackft, one row per `format`: `octocoder` "
                     "(Question/Answer) and `commit_tokens` (`<commit_before>…<commit_after>`)",
-    "dead_letter": "records that could not be processed: stage, error and raw input",
+    "dead_letter": "records that could not be processed: stage, error and raw input (PII-redacted, "
+                   "author/committer emails removed)",
 }
 
 SORT_KEYS = {
@@ -87,6 +101,8 @@ def filter_chains(config: dict):
 
 def add_arguments(parser) -> None:
     common.add_job_arguments(parser, "input dump path/URL, git:PATH or bq:PROJECT.DATASET (repeatable)")
+    parser.add_argument("--no-pii", action="store_true",
+                        help="do not redact PII (on by default; recorded in manifest.json -> pii)")
 
 
 def run(args, beam_args: list[str]) -> int:
@@ -99,8 +115,16 @@ def run(args, beam_args: list[str]) -> int:
                          "instruction-tuning examples by `codecorpus commits`.",
         table_notes=TABLE_NOTES,
         card_licenses=lambda config: sorted(set(config["commits"]["filters"]["licence"]["allow"])),
-        describe_input=lambda args: spec.describe())
+        describe_input=lambda args: spec.describe(),
+        configure=configure_pii,
+        manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe()})
     return common.run_beam_job(job, args, beam_args)
+
+
+def configure_pii(args, config: dict) -> dict:
+    if getattr(args, "no_pii", False):
+        config["pii"]["enabled"] = False
+    return config
 
 
 def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
@@ -110,6 +134,7 @@ def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -
     if unknown:
         raise ValueError(f"unknown instruction format(s) {sorted(unknown)}; known: {INSTRUCTION_FORMATS}")
     max_raw = config["dead_letter"]["max_raw_chars"]
+    redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
     ledger = Ledger()
 
     commits = ledger.take(pipeline | "ReadCommits" >> ReadTable(spec, "commits", config))
@@ -119,12 +144,15 @@ def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -
     candidates = ledger.take(commits | "CommitFilters" >> routed(
         lambda c: _commit_filter_events(c, commit_chain), "commit_filters", "commits",
         key_of=lambda c: c.get("commit"), max_raw_chars=max_raw))
-    commitpack = ledger.take(
+    assembled = ledger.take(
         candidates
         | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
         | "AssembleAndFilter" >> routed(
             lambda e: cp.assemble(e, licence_chain, content_chain, max_raw), "join_contents", "commits",
             key_of=lambda e: e[0], max_raw_chars=max_raw))
+    commitpack = ledger.take(assembled | "RedactPII" >> pii.RedactFields(
+        PII_FIELDS, redactor, stage="pii", table="commits", key_of=lambda r: r["commit"],
+        max_raw_chars=max_raw)) if redactor else assembled
     commitpackft = ledger.take(commitpack | "CommitPackFTFilters" >> routed(
         lambda r: cp.commitpackft_events(r, ft_chain), "ft_filters", "commitpack",
         key_of=lambda r: r["commit"], max_raw_chars=max_raw))
@@ -134,6 +162,10 @@ def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -
         "render_instructions", "commitpackft", key_of=lambda r: r["commit"], max_raw_chars=max_raw))
 
     dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    if redactor:
+        redacted = dead_letters | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor)
+        ledger.add_stats(redacted[STATS])
+        dead_letters = redacted["kept"]
     for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft),
                        ("instructions", instructions), ("dead_letter", dead_letters)):
         _ = rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])

@@ -108,7 +108,7 @@ def print_summary(manifest: dict, elapsed: float) -> None:
         detail = ", ".join(f"{k}={v:,}" for k, v in terms.items() if k != "holds")
         print(f"  accounting {name}: {detail} ({ok})", file=out)
     for name, value in sorted(manifest["counters"].items()):
-        if name.startswith(("filter/", "dead_letter/")):
+        if name.startswith(("filter/", "dead_letter/", "pii/")):
             print(f"    {name:<48} {value:>10,}", file=out)
     out.flush()
 
@@ -138,19 +138,22 @@ class BeamJob:
     table_notes: dict = field(default_factory=dict)
     card_licenses: Callable = lambda config: []
     describe_input: Callable = lambda args: {"paths": list(args.input)}
+    configure: Callable = lambda args, config: config      # command-line switches -> config
+    manifest_extra: Callable = lambda args, config: {}     # more top-level manifest entries
 
 
 def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -> int:
     """Config -> output folder -> pipeline -> run -> finalise tables, manifest, card, summary."""
     from codecorpus.config import load_config
 
-    config = load_config(args.config, args.disable_filter)
+    config = job.configure(args, load_config(args.config, args.disable_filter))
+    extra = job.manifest_extra(args, config)  # before the output folder is touched: may raise
     prepare_output(args.output, args.overwrite)
     pipeline, runner_label = make_pipeline(beam_args)
     job.build(pipeline, args, config)
     elapsed = run(pipeline, runner_label)
     manifest = finish(args.output, job.tables, config, job.describe_input(args), job.accounting,
-                      job=job.name, extra={"beam_args": beam_args})
+                      job=job.name, extra={"beam_args": beam_args, **extra})
     manifest_io.write_dataset_card(args.output, job.card_title, job.card_description, manifest["tables"],
                                    job.table_notes, manifest, job.card_licenses(config))
     print_summary(manifest, elapsed)

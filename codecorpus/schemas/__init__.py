@@ -139,9 +139,143 @@ DEAD_LETTER = pa.schema(
     ]
 )
 
+# One row per record in a duplicate cluster (exact or near) of the dedup stage. A cluster is
+# named by its kept member's id; ``cluster_size`` counts records, exact copies included;
+# ``match`` is "kept", "exact" or "near"; ``jaccard`` is the MinHash estimate of the record's
+# similarity to the kept member (below the threshold when only a chain A~B~C joins them).
+CLUSTERS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("cluster_id", pa.string()),
+        ("cluster_size", pa.int64()),
+        ("kept", pa.bool_()),
+        ("match", pa.string()),
+        ("jaccard", pa.float64()),
+    ]
+)
+
 OUTPUT_TABLES = {
     "commitpack": COMMITPACK,
     "commitpackft": COMMITPACKFT,
     "instructions": INSTRUCTIONS,
     "dead_letter": DEAD_LETTER,
 }
+
+# --- the file corpus (``codecorpus files``) -----------------------------------------------------
+
+# One row per kept file (licence-filtered, PII-redacted, deduplicated). ``sha`` is the git blob id
+# of the file as read (before redaction); ``size`` and the line statistics describe ``content``
+# as written.
+FILE_CORPUS = pa.schema(
+    [
+        ("repo", pa.string()),
+        ("ref", pa.string()),
+        ("path", pa.string()),
+        ("sha", pa.string()),
+        ("lang", pa.string()),
+        ("license", pa.string()),
+        ("content", pa.string()),
+        ("size", pa.int64()),
+        ("lines", pa.int64()),
+        ("max_line_length", pa.int64()),
+        ("avg_line_length", pa.float64()),
+        ("alphanum_fraction", pa.float64()),
+    ]
+)
+
+# One row per kept file, or per chunk of a file over ``files.fim.chunk_chars``: ``prefix + middle +
+# suffix`` is the chunk, ``content[offset:offset + len(chunk)]`` of the file's ``files`` row.
+# ``mode``: "psm" | "spm" | "none"; ``span_kind``: "random", "none" or the syntax node type of
+# the middle; ``text``: the rendering with the configured token set.
+FIM_EXAMPLES = pa.schema(
+    [
+        ("repo", pa.string()),
+        ("ref", pa.string()),
+        ("path", pa.string()),
+        ("sha", pa.string()),
+        ("lang", pa.string()),
+        ("license", pa.string()),
+        ("chunk", pa.int64()),
+        ("num_chunks", pa.int64()),
+        ("offset", pa.int64()),
+        ("mode", pa.string()),
+        ("span_kind", pa.string()),
+        ("prefix", pa.string()),
+        ("middle", pa.string()),
+        ("suffix", pa.string()),
+        ("text", pa.string()),
+    ]
+)
+
+# --- codecorpus sql: text-to-SQL triples validated by execution (REFERENCE §6) ------------------
+
+# One row per runnable database (one per schema file). ``ddl`` then ``inserts``, executed in order
+# in SQLite, rebuild the database exactly (``ddl_duckdb`` + ``inserts`` in DuckDB); ``schema_json``
+# is the database in Spider's tables.json shape; ``notes_json`` counts what the DDL clean-up
+# dropped or mapped; ``data_source``: "repository", "synthetic" or "mixed".
+SQL_DATABASES = pa.schema(
+    [
+        ("db_id", pa.string()),
+        ("repo_name", pa.string()),
+        ("ref", pa.string()),
+        ("path", pa.string()),
+        ("license", pa.string()),
+        ("dialect", pa.string()),
+        ("schema_hash", pa.string()),
+        ("tables", pa.int64()),
+        ("rows", pa.int64()),
+        ("data_source", pa.string()),
+        ("ddl", pa.list_(pa.string())),
+        ("ddl_duckdb", pa.list_(pa.string())),
+        ("inserts", pa.list_(pa.string())),
+        ("schema_json", pa.string()),
+        ("notes_json", pa.string()),
+    ]
+)
+
+# One row per kept (question, SQL) pair over a ``sql_databases`` database. ``difficulty``:
+# "simple" | "moderate" | "complex" | "highly complex" (Spider hardness); ``template``: the SQL with
+# literals masked (the dedup key); ``result_hash``: sha256 of the canonical SQLite result (rows
+# sorted unless ``ordered``); ``engine_agreement``: SQLite and DuckDB returned the same result
+# (null when DuckDB is not configured); ``source``: "template" | "repo"; ``question_source``:
+# "template" | "describe" | "llm".
+SQL_TRIPLES = pa.schema(
+    [
+        ("db_id", pa.string()),
+        ("question", pa.string()),
+        ("sql", pa.string()),
+        ("difficulty", pa.string()),
+        ("template", pa.string()),
+        ("template_id", pa.string()),
+        ("result_columns", pa.list_(pa.string())),
+        ("result_rows", pa.int64()),
+        ("result_hash", pa.string()),
+        ("result_preview", pa.string()),
+        ("ordered", pa.bool_()),
+        ("engine_agreement", pa.bool_()),
+        ("source", pa.string()),
+        ("question_source", pa.string()),
+        ("repo_name", pa.string()),
+        ("path", pa.string()),
+        ("license", pa.string()),
+    ]
+)
+
+# RRTF preference pairs from the LLM backend: ``chosen`` is a candidate of the execution
+# consensus (which reproduced ``gold_sql``'s result), ``rejected`` a lower-ranked candidate;
+# ranks: "parse_error" < "runtime_error" < "disagreeing" < "consensus".
+SQL_PREFERENCES = pa.schema(
+    [
+        ("db_id", pa.string()),
+        ("question", pa.string()),
+        ("prompt", pa.string()),
+        ("chosen", pa.string()),
+        ("rejected", pa.string()),
+        ("chosen_rank", pa.string()),
+        ("rejected_rank", pa.string()),
+        ("votes", pa.int64()),
+        ("candidates", pa.int64()),
+        ("gold_sql", pa.string()),
+        ("result_hash", pa.string()),
+    ]
+)

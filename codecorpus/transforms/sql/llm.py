@@ -1,0 +1,214 @@
+"""An optional LLM backend: questions for SQL, SQL candidates for questions, voting and ranking.
+
+The client speaks the OpenAI-compatible ``POST /v1/chat/completions`` API (a vLLM or any other
+compatible server) with urllib only. ``n`` candidates are asked for in one request; a server that
+returns fewer choices is asked again until there are ``n``.
+
+- Execution-based self-consistency (SQL-PaLM, REFERENCE §6): every candidate is executed; those
+  that do not parse or fail at run time are dropped; the remaining result sets are grouped by
+  their canonical key (multiset of rows unless ordered, column permutations allowed); the largest
+  group wins (ties: the group seen first) and its most frequent SQL text is the chosen candidate.
+- RRTF ranking: parse error (0) < runtime error (1) < a result other than the consensus, or an
+  empty one (2) < the consensus (3). Preference pairs are (prompt, chosen, rejected) with chosen
+  from the consensus and rejected from lower ranks, the worst ranks first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+RANKS = {"parse_error": 0, "runtime_error": 1, "disagreeing": 2, "consensus": 3}
+
+
+class LLMError(RuntimeError):
+    pass
+
+
+def chat_url(endpoint: str) -> str:
+    """``http://host:8000`` / ``…/v1`` / ``…/v1/chat/completions`` -> the completions URL."""
+    base = endpoint.rstrip("/")
+    if base.endswith("/chat/completions"):
+        return base
+    if base.endswith("/v1"):
+        return base + "/chat/completions"
+    return base + "/v1/chat/completions"
+
+
+@dataclass
+class ChatClient:
+    endpoint: str
+    model: str = "default"
+    api_key: Optional[str] = None
+    timeout_seconds: float = 60.0
+    max_retries: int = 2
+    max_tokens: int = 512
+    seed: Optional[int] = None
+    requests: int = 0
+    failures: int = 0
+
+    def complete(self, messages: list, n: int = 1, temperature: float = 0.0) -> list:
+        """``n`` completions (message contents) for one conversation."""
+        out: list = []
+        for _ in range(max(1, n)):  # servers that ignore `n` get asked again
+            out.extend(self._request(messages, n - len(out), temperature))
+            if len(out) >= n:
+                break
+        if not out:
+            raise LLMError("no choices returned")
+        return out[:n]
+
+    def _request(self, messages: list, n: int, temperature: float) -> list:
+        body = {"model": self.model, "messages": messages, "n": n, "temperature": temperature,
+                "max_tokens": self.max_tokens}
+        if self.seed is not None:
+            body["seed"] = self.seed
+        data = json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        error = None
+        for attempt in range(self.max_retries + 1):
+            self.requests += 1
+            request = urllib.request.Request(chat_url(self.endpoint), data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                    payload = json.loads(response.read().decode("utf-8"))
+                choices = sorted(payload.get("choices") or [], key=lambda c: c.get("index", 0))
+                return [(c.get("message") or {}).get("content") or c.get("text") or "" for c in choices]
+            except urllib.error.HTTPError as e:
+                error = f"HTTP {e.code}: {e.read()[:200]!r}"
+                if e.code not in (408, 409, 429) and e.code < 500:
+                    break
+            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError, ValueError) as e:
+                error = f"{type(e).__name__}: {e}"
+            if attempt < self.max_retries:
+                time.sleep(0.25 * 2**attempt)
+        self.failures += 1
+        raise LLMError(error or "request failed")
+
+
+# --- prompts ------------------------------------------------------------------------------------------
+
+SYSTEM_QUESTION = ("You write the natural-language question a user would ask to get exactly the result of a "
+                   "SQL query. Answer with the question only.")
+SYSTEM_SQL = ("You are a text-to-SQL system. Given a SQLite database schema and a question, answer with one "
+              "SQLite SELECT query in a ```sql block.")
+
+
+def question_messages(schema_ddl: str, sql: str) -> list:
+    return [{"role": "system", "content": SYSTEM_QUESTION},
+            {"role": "user", "content": f"Database schema:\n{schema_ddl}\n\nSQL:\n{sql}\n\nQuestion:"}]
+
+
+def sql_messages(schema_ddl: str, question: str) -> list:
+    return [{"role": "system", "content": SYSTEM_SQL},
+            {"role": "user", "content": f"Database schema:\n{schema_ddl}\n\nQuestion: {question}\n\nSQL:"}]
+
+
+def prompt_text(schema_ddl: str, question: str) -> str:
+    """The text-to-SQL prompt as one string (what a preference pair's ``prompt`` holds)."""
+    return "\n\n".join(m["content"] for m in sql_messages(schema_ddl, question))
+
+
+def extract_sql(text: str) -> str:
+    m = re.search(r"```(?:sql|sqlite)?\s*\n?(.*?)```", text, re.S | re.I)
+    body = m.group(1) if m else text
+    if not m:
+        start = re.search(r"\b(?:SELECT|WITH)\b", body, re.I)
+        body = body[start.start():] if start else body
+    return body.strip().rstrip(";").strip()
+
+
+def extract_question(text: str) -> str:
+    for line in text.strip().splitlines():
+        line = re.sub(r"^\s*(?:question\s*:\s*)", "", line.strip(), flags=re.I).strip().strip('"').strip()
+        if line:
+            return line
+    return ""
+
+
+# --- voting and ranking -------------------------------------------------------------------------------
+
+
+@dataclass
+class Executed:
+    sql: str
+    status: str                   # ok | parse_error | runtime_error
+    key: Optional[str] = None     # result key (ok only)
+    empty: bool = False
+    rank: int = 0
+    label: str = "parse_error"
+
+
+@dataclass
+class Vote:
+    executed: list
+    winner_key: Optional[str] = None
+    chosen: Optional[str] = None
+    votes: int = 0
+    statuses: Counter = field(default_factory=Counter)
+
+
+def self_consistency(candidates: list, execute: Callable[[str], tuple]) -> Vote:
+    """Execute every candidate (``execute(sql) -> (status, result_key or None, empty)``), vote
+    over result keys, and rank each candidate RRTF-style."""
+    executed = []
+    for sql in candidates:
+        status, key, empty = execute(sql)
+        executed.append(Executed(sql, status, key, empty))
+    groups: dict = {}
+    order: list = []
+    for e in executed:
+        if e.status == "ok" and not e.empty:
+            if e.key not in groups:
+                groups[e.key] = []
+                order.append(e.key)
+            groups[e.key].append(e)
+    vote = Vote(executed)
+    if groups:
+        winner = max(order, key=lambda k: (len(groups[k]), -order.index(k)))
+        vote.winner_key, vote.votes = winner, len(groups[winner])
+        texts = Counter(_normal(e.sql) for e in groups[winner])
+        best = max(texts.values())
+        vote.chosen = next(e.sql for e in groups[winner] if texts[_normal(e.sql)] == best)
+    for e in executed:
+        if e.status == "parse_error":
+            e.label = "parse_error"
+        elif e.status != "ok":
+            e.label = "runtime_error"
+        elif e.key == vote.winner_key and not e.empty:
+            e.label = "consensus"
+        else:
+            e.label = "disagreeing"
+        e.rank = RANKS[e.label]
+        vote.statuses[e.label] += 1
+    return vote
+
+
+def _normal(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql.strip().rstrip(";")).lower()
+
+
+def preference_pairs(vote: Vote, max_pairs: int, chosen: Optional[str] = None) -> list:
+    """(chosen, rejected, chosen_label, rejected_label) pairs: the consensus member against each
+    distinct lower-ranked candidate, worst first, at most ``max_pairs``."""
+    chosen = chosen or vote.chosen
+    if chosen is None:
+        return []
+    seen = {_normal(chosen)}
+    pairs = []
+    for e in sorted(vote.executed, key=lambda e: e.rank):
+        if e.label == "consensus" or _normal(e.sql) in seen or not e.sql.strip():
+            continue
+        seen.add(_normal(e.sql))
+        pairs.append((chosen, e.sql, "consensus", e.label))
+        if len(pairs) >= max_pairs:
+            break
+    return pairs

@@ -1,0 +1,70 @@
+"""Checks an installed codecorpus the way a Dataflow worker and the Flex launcher will use it.
+
+Run by the Dockerfile (``RUN python smoke_test.py --beam-version X``) and by
+``tests/test_packaging.py`` in a fresh virtualenv. It fails (exit 1) unless:
+
+- ``codecorpus`` is an installed distribution whose files are the ones imported;
+- Beam is the version the image was built for, and the one ``codecorpus`` pins;
+- every job module of the CLI imports and its parser builds, and the packaged defaults load;
+- a DoFn of the package survives Beam's pickler (what crosses from launcher to worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import sys
+from pathlib import Path
+
+
+def check(beam_version: str | None) -> list[str]:
+    import apache_beam
+    import codecorpus
+    from apache_beam.internal import pickler
+    from codecorpus.config import default_config
+    from codecorpus.pipelines import cli
+    from codecorpus.transforms.routing import Route
+
+    problems = []
+    dist = importlib.metadata.distribution("codecorpus")
+    installed = Path(dist.locate_file("codecorpus/__init__.py")).resolve()
+    if Path(codecorpus.__file__).resolve() != installed:
+        problems.append(f"codecorpus imported from {codecorpus.__file__}, installed at {installed}")
+    pins = [r for r in (dist.requires or []) if r.replace(" ", "").startswith("apache-beam==")]
+    pinned = pins[0].split("==", 1)[1].split(";")[0].strip() if pins else None
+    if pinned != apache_beam.__version__:
+        problems.append(f"codecorpus pins apache-beam=={pinned}, apache_beam is {apache_beam.__version__}")
+    if beam_version and beam_version != apache_beam.__version__:
+        problems.append(f"image built for Beam {beam_version}, apache_beam is {apache_beam.__version__}")
+    for name, module in cli.JOBS.items():
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # noqa: BLE001 - report every broken job, not only the first
+            problems.append(f"job {name}: import {module} failed: {type(e).__name__}: {e}")
+    cli.build_parser()
+    if "commits" not in default_config():
+        problems.append("packaged defaults.yaml has no commits section")
+    fn = pickler.loads(pickler.dumps(Route(len, "smoke", "records")))
+    if fn.fn("abc") != 3:
+        problems.append("a pickled Route DoFn did not come back intact")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--beam-version", help="the Beam version the image was built for")
+    args = parser.parse_args(argv)
+    problems = check(args.beam_version)
+    import apache_beam
+    import codecorpus
+
+    print(f"codecorpus {codecorpus.__version__} at {Path(codecorpus.__file__).parent}; "
+          f"apache-beam {apache_beam.__version__}; Python {sys.version.split()[0]}")
+    for problem in problems:
+        print(f"smoke test: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
