@@ -107,7 +107,7 @@ def run_file(repo: str, path: str, content: str, cfg: dict) -> dict:
             counters[e.counter] += 1
     jobs = [e for e in events if isinstance(e, dict) and e["kind"] == "schema"]
     result = {"repo": repo, "path": path, "bytes": len(content.encode()), "parse_s": parse_s, "dialect": None,
-              "runnable": False, "error": None, "triples": 0, "difficulty": {}, "checks": [], "db_s": 0.0,
+              "runnable": False, "error": None, "triples": 0, "difficulty": {}, "checks": summarise([]), "db_s": 0.0,
               "rows": 0, "tables": 0, "data_source": None, "counters": counters}
     if not jobs:
         result["error"] = "no CREATE TABLE" if counters["filter/sql_file/no_create_table"] else "dropped"
@@ -118,7 +118,7 @@ def run_file(repo: str, path: str, content: str, cfg: dict) -> dict:
     with Timed() as timed:
         db_events = list(database.process_database(job, cfg))
     result["db_s"] = time.perf_counter() - started
-    result["checks"] = timed.checks
+    result["checks"] = summarise(timed.checks)
     for e in db_events:
         if isinstance(e, Count):
             counters[e.counter] += e.value
@@ -130,6 +130,19 @@ def run_file(repo: str, path: str, content: str, cfg: dict) -> dict:
             result["triples"] += 1
             result["difficulty"][e.row["difficulty"]] = result["difficulty"].get(e.row["difficulty"], 0) + 1
     return result
+
+
+def summarise(checks: list) -> dict:
+    """What the report keeps of one file's checks: outcomes, outcomes per template, the engine
+    seconds of every kept candidate (rounded) and the slowest candidate."""
+    by_template: dict = defaultdict(Counter)
+    for c in checks:
+        by_template[c["template"]][c["reason"]] += 1
+    worst = max(checks, key=lambda c: c["engine_s"], default=None)
+    return {"reasons": dict(Counter(c["reason"] for c in checks)),
+            "by_template": {t: dict(n) for t, n in sorted(by_template.items())},
+            "kept_s": sorted(round(c["engine_s"], 5) for c in checks if c["reason"] == "kept"),
+            "worst": None if worst is None else {k: worst[k] for k in ("engine_s", "template", "reason")}}
 
 
 # --- 3: hostile queries ---------------------------------------------------------------------------------
@@ -235,7 +248,7 @@ def markdown(report: dict) -> str:
               "| repository | path | dialect | KB | runnable | data | rows | triples | parse s | build+checks s | slowest query s |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in files:
-        slowest = max((c["engine_s"] for c in f["checks"]), default=0.0)
+        slowest = f["checks"]["worst"]["engine_s"] if f["checks"]["worst"] else 0.0
         status = "yes" if f["runnable"] else f"no: {f['error']}"
         lines.append(f"| {f['repo']} | {f['path']} | {f['dialect'] or '–'} | {f['bytes'] / 1024:.0f} | {status} "
                      f"| {f['data_source'] or '–'} | {f['rows']} | {f['triples']} | {f['parse_s']:.2f} | {f['db_s']:.2f} "
@@ -252,29 +265,32 @@ def markdown(report: dict) -> str:
     for level in synth.LEVELS:
         lines.append(f"| {level} | {levels[level]} | {pct(levels[level], triples)} |")
     for title, key in (("as the job runs (per-level quota)", "files"), ("exhaustive: every template candidate", "exhaustive")):
-        checks = [c for f in report[key] for c in f["checks"]]
-        reasons = Counter(c["reason"] for c in checks)
+        reasons = Counter()
+        for f in report[key]:
+            reasons.update(f["checks"]["reasons"])
+        checks = list(reasons.elements())
         lines += ["", f"## Candidate SQL rejected at each check, {title}", "",
                   f"{len(checks)} candidates checked; kept {reasons['kept']} ({pct(reasons['kept'], len(checks))}).", "",
                   "| check (in order) | rejected | share of candidates |", "|---|---|---|"]
         for reason in CHECK_ORDER:
             if reasons[reason]:
                 lines.append(f"| {reason} | {reasons[reason]} | {pct(reasons[reason], len(checks))} |")
-    exhaustive = [c for f in report["exhaustive"] for c in f["checks"]]
     by_template = defaultdict(Counter)
-    for c in exhaustive:
-        by_template[c["template"]][c["reason"]] += 1
+    for f in report["exhaustive"]:
+        for template, counts in f["checks"]["by_template"].items():
+            by_template[template].update(counts)
     lines += ["", "Rejections by template (exhaustive run; `kept` = passed every check):", "",
               "| template | candidates | kept | rejections |", "|---|---|---|---|"]
-    for template in sorted(by_template, key=lambda t: -sum(by_template[t].values())):
+    for template in sorted(by_template, key=lambda t: (-sum(by_template[t].values()), t)):
         counts = by_template[template]
         rejected = ", ".join(f"{r} {n}" for r, n in counts.most_common() if r != "kept")
         lines.append(f"| {template} | {sum(counts.values())} | {counts['kept']} | {rejected or '–'} |")
-    all_checks = [c for f in report["files"] + report["exhaustive"] for c in f["checks"]]
-    kept_times = sorted(c["engine_s"] for c in all_checks if c["reason"] == "kept")
-    worst = max(all_checks, key=lambda c: c["engine_s"]) if all_checks else None
+    runs = report["files"] + report["exhaustive"]
+    all_checks = sum(sum(f["checks"]["reasons"].values()) for f in runs)
+    kept_times = sorted(t for f in runs for t in f["checks"]["kept_s"])
+    worst = max((f["checks"]["worst"] for f in runs if f["checks"]["worst"]), key=lambda w: w["engine_s"])
     lines += ["", "## Query execution time", "",
-              f"Engine seconds per candidate (SQLite + DuckDB, EXPLAIN excluded) over {len(all_checks)} checks of "
+              f"Engine seconds per candidate (SQLite + DuckDB, EXPLAIN excluded) over {all_checks} checks of "
               f"template and repository SQL: median of kept {kept_times[len(kept_times) // 2]:.4f} s, "
               f"99th percentile {kept_times[int(len(kept_times) * 0.99)]:.4f} s, worst {worst['engine_s']:.3f} s "
               f"({worst['template']}, {worst['reason']}).", "",
@@ -309,6 +325,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.render:
         report = json.loads((Path(args.out) / "sql.json").read_text())
+        for f in report["files"] + report["exhaustive"]:
+            if isinstance(f["checks"], list):  # a report written before checks were summarised
+                f["checks"] = summarise(f["checks"])
+        (Path(args.out) / "sql.json").write_text(json.dumps(report, default=str) + "\n")
         (Path(args.out) / "sql.md").write_text(markdown(report))
         return 0
     cfg = load_config()["sql"]
@@ -337,7 +357,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for f in report["files"] + report["exhaustive"]:
         f["counters"] = dict(f["counters"])
-    (out / "sql.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    (out / "sql.json").write_text(json.dumps(report, default=str) + "\n")  # one line: ~1,400 timings
     (out / "sql.md").write_text(markdown(report))
     print((out / "sql.md").read_text())
     return 0
