@@ -190,6 +190,14 @@ class BinaryFilter(Filter):
         return None
 
 
+def blob_size(blob: dict) -> Optional[int]:
+    """A blob's size in bytes: the dump's ``size``, else measured from its text."""
+    size, content = blob.get("size"), blob.get("content")
+    if size is None and content is not None:
+        size = len(content.encode("utf-8", "surrogatepass"))
+    return size
+
+
 class SizeFilter(Filter):
     """Drop commits where either side is over ``max_bytes`` or has no stored content."""
 
@@ -201,13 +209,10 @@ class SizeFilter(Filter):
     def drop_reason(self, record: dict) -> Optional[str]:
         for side in ("_old_blob", "_new_blob"):
             blob = record[side]
-            content = blob.get("content")
-            size = blob.get("size")
-            if size is None and content is not None:
-                size = len(content.encode("utf-8", "surrogatepass"))
+            size = blob_size(blob)
             if size is not None and size > self.max_bytes:
                 return "too_large"
-            if content is None:
+            if blob.get("content") is None:
                 # BigQuery stores no content for binary or very large blobs; binary ones are
                 # the binary filter's, so what is left here is content too large to store.
                 return "content_unavailable"

@@ -25,6 +25,7 @@ import re
 from typing import NamedTuple, Optional, Sequence
 
 from codecorpus.filters.base import Filter
+from codecorpus.filters.commit import blob_size
 from codecorpus.transforms.languages import UNKNOWN, language_of
 
 # Permissive licences (GitHub licence keys, as the `licenses` table has them): no copyleft and
@@ -103,13 +104,10 @@ class SizeFilter(Filter):
         self.min_bytes = min_bytes
 
     def drop_reason(self, record: dict) -> Optional[str]:
-        content = record.get("content")
-        size = record.get("size")
-        if size is None and content is not None:
-            size = len(content.encode("utf-8", "surrogatepass"))
+        size = blob_size(record)
         if size is not None and size > self.max_bytes:
             return "too_large"
-        if content is None:
+        if record.get("content") is None:
             return "content_unavailable"
         if size is not None and size < self.min_bytes:
             return "empty" if size == 0 else "too_small"
