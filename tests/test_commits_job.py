@@ -139,7 +139,7 @@ def test_commitpackft_and_instructions(dirty_run):
 
 def test_output_layout_manifest_and_card(dirty_run):
     _, output, _, _ = dirty_run
-    for table in ("commitpack", "commitpackft", "instructions", "dead_letter"):
+    for table in ("commitpack", "commitpackft", "instructions", "clusters", "dead_letter"):
         files = sorted(p.name for p in (output / table).iterdir())
         assert files == [f"part-{i:05d}-of-{len(files):05d}.parquet" for i in range(len(files))]
     assert not (output / "_tmp").exists()
@@ -161,6 +161,9 @@ def test_every_table_loads_with_datasets_and_pyarrow(dirty_run, monkeypatch):
 
     manifest = manifest_of(output)
     for table, info in manifest["tables"].items():
+        assert ds.dataset(str(output / table), format="parquet").count_rows() == info["rows"]
+        if info["rows"] == 0:
+            continue  # datasets cannot build a split from zero rows; pyarrow reads it (above)
         loaded = datasets.load_dataset("parquet", data_files=str(output / table / "*.parquet"), split="train",
                                        cache_dir=str(output.parent / "hf-cache"))
         assert loaded.num_rows == info["rows"]
@@ -171,7 +174,7 @@ def test_rerun_is_byte_identical(dirty_run):
     _, output, _, root = dirty_run
     again = root / "again"
     assert run_cli("commits", "--input", root / "dump", "--output", again, "--quiet") == 0
-    for table in ("commitpack", "commitpackft", "instructions", "dead_letter"):
+    for table in ("commitpack", "commitpackft", "instructions", "clusters", "dead_letter"):
         first = sorted((output / table).iterdir())
         second = sorted((again / table).iterdir())
         assert [p.name for p in first] == [p.name for p in second]
@@ -185,7 +188,7 @@ def test_multi_processing_gives_the_same_tables(tmp_path):
     b.license("acme/tool", "apache-2.0")
     for i in range(30):
         b.commit(f"Add feature number {i} to the fetch helper\n", path=f"src/m{i}.py",
-                 old=GOOD_OLD + f"# {i}\n", new=GOOD_NEW + f"# {i}\n")
+                 old=GOOD_OLD + f"# {i}\n", new=GOOD_OLD + f"# {i}\nfeature_{i} = fetch('/api/{i}')\n")
     b.write(tmp_path / "dump")
     assert run_cli("commits", "--input", tmp_path / "dump", "--output", tmp_path / "a", "--quiet") == 0
     assert run_cli("commits", "--input", tmp_path / "dump", "--output", tmp_path / "b", "--quiet",
@@ -202,7 +205,7 @@ def test_empty_dump(tmp_path):
     assert run_cli("commits", "--input", tmp_path / "dump", "--output", tmp_path / "out", "--quiet") == 0
     manifest = manifest_of(tmp_path / "out")
     assert manifest["accounting"]["commits"] == {"read": 0, "kept": 0, "dropped": 0, "dead_lettered": 0, "holds": True}
-    for table in ("commitpack", "commitpackft", "instructions", "dead_letter"):
+    for table in ("commitpack", "commitpackft", "instructions", "clusters", "dead_letter"):
         assert [p.name for p in (tmp_path / "out" / table).iterdir()] == ["part-00000-of-00001.parquet"]
         assert read_table(tmp_path / "out", table) == []
 
@@ -271,3 +274,38 @@ def test_uncompressed_and_parquet_dumps_give_the_same_rows(tmp_path):
         assert run_cli("commits", "--input", tmp_path / name, "--output", tmp_path / f"out-{name}", "--quiet") == 0
     assert read_table(tmp_path / "out-json", "commitpack") == read_table(tmp_path / "out-pq", "commitpack")
     assert len(read_table(tmp_path / "out-pq", "commitpack")) == 1
+
+
+def test_commits_are_deduplicated_on_their_change(tmp_path):
+    b = DumpBuilder()
+    b.license("acme/tool", "mit")
+    b.license("acme/fork", "mit")
+    header = "import os\n" * 5
+    # The same change to two different files: a cherry-pick. Kept once.
+    first = b.commit("Add retries to the fetch helper\n", path="src/a.py", old=header + GOOD_OLD, new=header + GOOD_NEW)
+    b.commit("Add retries to the fetch helper (copy)\n", path="lib/b.py", repo="acme/fork",
+             old="# other file\n" + GOOD_OLD, new="# other file\n" + GOOD_NEW)
+    # The next commit to the first file shares most of its contents but not its change: kept.
+    b.commit("Add a timeout to the fetch helper\n", path="src/a.py", old=header + GOOD_NEW,
+             new=header + GOOD_NEW.replace("retries=retries", "retries=retries, timeout=5"))
+    b.write(tmp_path / "dump")
+    assert run_cli("commits", "--input", tmp_path / "dump", "--output", tmp_path / "out", "--quiet", "--no-pii") == 0
+    counters = manifest_of(tmp_path / "out")["counters"]
+    assert counters["filter/exact_dedup/duplicate"] == 1
+    rows = read_table(tmp_path / "out", "commitpack")
+    assert len(rows) == 2 and first["commit"] in {r["commit"] for r in rows}
+    clusters = read_table(tmp_path / "out", "clusters")
+    assert len(clusters) == 2 and {c["cluster_size"] for c in clusters} == {2}
+    assert sum(c["kept"] for c in clusters) == 1
+    assert manifest_of(tmp_path / "out")["accounting"]["commits"]["holds"]
+    assert run_cli("commits", "--input", tmp_path / "dump", "--output", tmp_path / "off", "--quiet", "--no-pii",
+                   "--no-dedup") == 0
+    assert len(read_table(tmp_path / "off", "commitpack")) == 3
+
+
+def test_change_text_is_what_the_commit_changed():
+    from codecorpus.transforms.commitpack import change_text
+
+    assert change_text("a\nb\nc\n", "a\nB\nc\nd\n") == "-b\n+B\n+d"
+    assert change_text("x\n", "x\n") == ""
+    assert change_text("", "new\n") == "+new"

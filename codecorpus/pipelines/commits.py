@@ -34,6 +34,7 @@ from codecorpus.io.sources import InputSpec, ReadTable, parse_inputs
 from codecorpus.pipelines import common
 from codecorpus.transforms import commitpack as cp
 from codecorpus.transforms import pii
+from codecorpus.transforms.dedup import CLUSTERS, Deduplicate, check_config
 from codecorpus.transforms.routing import STATS, Ledger, routed
 
 INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
@@ -69,6 +70,7 @@ TABLES = {
     "commitpack": schemas.COMMITPACK,
     "commitpackft": schemas.COMMITPACKFT,
     "instructions": schemas.INSTRUCTIONS,
+    "clusters": schemas.CLUSTERS,
     "dead_letter": schemas.DEAD_LETTER,
 }
 TABLE_NOTES = {
@@ -77,6 +79,8 @@ TABLE_NOTES = {
     "commitpackft": "the CommitPackFT subset: imperative subjects, short files",
     "instructions": "training examples from commitpackft, one row per `format`: `octocoder` "
                     "(Question/Answer) and `commit_tokens` (`<commit_before>…<commit_after>`)",
+    "clusters": "commits in a duplicate cluster (exact or near, on the lines each commit changes): "
+                "the kept commit, cluster size, Jaccard estimate",
     "dead_letter": "records that could not be processed: stage, error and raw input (PII-redacted, "
                    "author/committer emails removed)",
 }
@@ -85,6 +89,7 @@ SORT_KEYS = {
     "commitpack": lambda r: (r["commit"],),
     "commitpackft": lambda r: (r["commit"],),
     "instructions": lambda r: (r["commit"], r["format"]),
+    "clusters": lambda r: (r["cluster_id"], r["id"]),
     "dead_letter": lambda r: (r["table"], r["stage"], r["key"] or "", r["source"] or "", r["error"], r["raw"]),
 }
 
@@ -103,6 +108,9 @@ def add_arguments(parser) -> None:
     common.add_job_arguments(parser, "input dump path/URL, git:PATH or bq:PROJECT.DATASET (repeatable)")
     parser.add_argument("--no-pii", action="store_true",
                         help="do not redact PII (on by default; recorded in manifest.json -> pii)")
+    parser.add_argument("--no-dedup", action="store_true",
+                        help="do not deduplicate commits (commits.dedup; on by default: exact, then near, "
+                             "on the lines each commit changes)")
 
 
 def run(args, beam_args: list[str]) -> int:
@@ -124,6 +132,10 @@ def run(args, beam_args: list[str]) -> int:
 def configure_pii(args, config: dict) -> dict:
     if getattr(args, "no_pii", False):
         config["pii"]["enabled"] = False
+    if getattr(args, "no_dedup", False):
+        config["commits"]["dedup"] = False
+    if config["commits"]["dedup"]:
+        check_config(config["dedup"])
     return config
 
 
@@ -150,6 +162,13 @@ def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -
         | "AssembleAndFilter" >> routed(
             lambda e: cp.assemble(e, licence_chain, content_chain, max_raw), "join_contents", "commits",
             key_of=lambda e: e[0], max_raw_chars=max_raw))
+    clusters = None
+    if config["commits"]["dedup"]:
+        # Deduplicate on the change each commit makes (before PII, so duplicates are not redacted).
+        deduplicated = (assembled | "AddChangeText" >> beam.Map(cp.with_change)
+                        | "Deduplicate" >> Deduplicate(cp.CHANGE_FIELD, "commit", config, table="commits"))
+        clusters = deduplicated[CLUSTERS]
+        assembled = ledger.take(deduplicated) | "DropChangeText" >> beam.Map(cp.without_change)
     commitpack = ledger.take(assembled | "RedactPII" >> pii.RedactFields(
         PII_FIELDS, redactor, stage="pii", table="commits", key_of=lambda r: r["commit"],
         max_raw_chars=max_raw)) if redactor else assembled
@@ -166,8 +185,10 @@ def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -
         redacted = dead_letters | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor)
         ledger.add_stats(redacted[STATS])
         dead_letters = redacted["kept"]
+    if clusters is None:
+        clusters = pipeline | "NoClusters" >> beam.Create([])
     for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft),
-                       ("instructions", instructions), ("dead_letter", dead_letters)):
+                       ("instructions", instructions), ("clusters", clusters), ("dead_letter", dead_letters)):
         _ = rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])
     _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
 

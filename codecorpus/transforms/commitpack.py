@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections import Counter
 from typing import Iterable, Optional
 
 import apache_beam as beam
@@ -145,6 +146,40 @@ def commitpack_row(commit: dict, licence_chain: FilterChain) -> dict:
         "license": licence or "unknown",
         "repos": ",".join(commit["repo_name"]),
     }
+
+
+# --- what makes two commits duplicates ------------------------------------------------------
+
+CHANGE_FIELD = "_change"
+
+
+def change_text(old: str, new: str) -> str:
+    """The lines a commit removed ("-") and added ("+"), in file order: what deduplication
+    compares. Successive commits to one file share most of their contents but not their change,
+    so comparing whole files would merge a file's history; equal changes (cherry-picks,
+    re-applied patches, vendored copies) are the duplicates worth removing."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    removed, added = Counter(old_lines), Counter(new_lines)
+    removed.subtract(new_lines)
+    added.subtract(old_lines)
+    out = []
+    for line in old_lines:
+        if removed[line] > 0:
+            removed[line] -= 1
+            out.append(f"-{line}")
+    for line in new_lines:
+        if added[line] > 0:
+            added[line] -= 1
+            out.append(f"+{line}")
+    return "\n".join(out)
+
+
+def with_change(row: dict) -> dict:
+    return {**row, CHANGE_FIELD: change_text(row["old_contents"] or "", row["new_contents"] or "")}
+
+
+def without_change(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != CHANGE_FIELD}
 
 
 # --- CommitPackFT and instruction examples ---------------------------------------------------
