@@ -31,7 +31,7 @@ import pytest
 from conftest import DumpBuilder, read_table, run_cli
 
 BUCKET = "codecorpus-test"
-TABLES = ("commitpack", "commitpackft", "instructions", "dead_letter")
+TABLES = ("commitpack", "commitpackft", "instructions", "clusters", "dead_letter")
 GOOD_OLD = "def fetch(url):\n    return get(url)\n" * 6
 GOOD_NEW = "def fetch(url, retries=3):\n    return get(url, retries=retries)\n" * 6
 BAD_LINE = b'{"commit": "deadbeef", "message": "Fix trunc'
@@ -108,7 +108,8 @@ def _build_dump(root):
     b = DumpBuilder()
     b.license("acme/tool", "mit")
     good = [b.commit(f"Add feature number {i} to the fetch helper\n", path=f"src/m{i}.py",
-                     old=GOOD_OLD + f"# {i}\n", new=GOOD_NEW + f"# {i}\n") for i in range(N_GOOD)]
+                     old=GOOD_OLD + f"# {i}\n", new=GOOD_OLD + f"# {i}\nfeature_{i} = fetch('/api/v{i}/items')\n")
+            for i in range(N_GOOD)]  # each commit changes different lines: no duplicates to remove
     b.write(root, extra_lines={"commits": [BAD_LINE]})
     return good
 

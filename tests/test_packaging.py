@@ -234,7 +234,8 @@ def _small_dump(root: Path) -> int:
     b.license("acme/tool", "mit")
     for i in range(3):
         b.commit(f"Add retries to fetch helper number {i}\n", path=f"src/m{i}.py",
-                 old="def f():\n    return 1\n" * 8 + f"# {i}\n", new="def f():\n    return 2\n" * 8 + f"# {i}\n")
+                 old="def f():\n    return 1\n" * 8 + f"# {i}\n",
+                 new="def f():\n    return 1\n" * 8 + f"# {i}\nretries_{i} = fetch('/api/v{i}/retries')\n")  # distinct changes
     b.commit("Merge branch 'dev'\n")
     b.write(root, extra_lines={"commits": [b'{"commit": "broken']})
     return len(b.commits) + 1
