@@ -15,6 +15,17 @@ import sys
 
 from codecorpus import __version__
 
+
+class _BeamImportNoise(logging.Filter):
+    """Beam warns on import that apitools is missing: true, and irrelevant unless a job reads
+    BigQuery with ReadFromBigQuery, which says so itself (codecorpus/io/bigquery.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "apitools not found" not in record.getMessage()
+
+
+logging.getLogger().addFilter(_BeamImportNoise())
+
 # Job name -> module. Add a job here and nowhere else.
 JOBS = {
     "commits": "codecorpus.pipelines.commits",
