@@ -25,7 +25,7 @@ import fsspec
 from codecorpus.io import dump
 from codecorpus.io.records import is_encodable
 from codecorpus.io.sources import InputSpec, ReadTable
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, routed
+from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, route_stream, routed
 
 SYMLINK_MODES = {0o120000, 40960}
 SUBMODULE_MODES = {0o160000, 57344}
@@ -147,10 +147,8 @@ class _ReadFolder(beam.DoFn):
         self.keep_path, self.max_bytes, self.max_raw_chars = keep_path, max_bytes, max_raw_chars
 
     def process(self, root):
-        from codecorpus.transforms.routing import route_events
-
-        for event in folder_file_events(root, self.keep_path, self.max_bytes, self.max_raw_chars):
-            yield from route_events([event], "read/files")
+        yield from route_stream(folder_file_events(root, self.keep_path, self.max_bytes, self.max_raw_chars),
+                                f"read files: {root}")
 
 
 # --- the transform ---------------------------------------------------------------------------

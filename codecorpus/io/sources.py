@@ -15,7 +15,7 @@ import apache_beam as beam
 
 from codecorpus.io import dump
 from codecorpus.io.records import RecordError, normalise
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Progress, dead_letter, route_events
+from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events, route_stream
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,8 @@ class _ReadDumpFile(beam.DoFn):
         self.max_raw_chars = max_raw_chars
 
     def process(self, path):
-        progress = Progress(f"read {self.table}: {path}")
-        for event in dump.iter_file_events(path, self.table, self.max_raw_chars):
-            if not isinstance(event, Count):
-                progress.tick()
-            yield from route_events([event], f"read/{self.table}")
-        progress.report(done=True)
+        yield from route_stream(dump.iter_file_events(path, self.table, self.max_raw_chars),
+                                f"read {self.table}: {path}")
 
 
 def git_table_events(repo_path: str, table: str, max_raw_chars: int):
@@ -95,8 +91,8 @@ class _ReadGitTable(beam.DoFn):
         self.max_raw_chars = max_raw_chars
 
     def process(self, repo_path):
-        for event in git_table_events(repo_path, self.table, self.max_raw_chars):
-            yield from route_events([event], f"read/{self.table}")
+        yield from route_stream(git_table_events(repo_path, self.table, self.max_raw_chars),
+                                f"read {self.table}: git:{repo_path}")
 
 
 class _NormaliseRow(beam.DoFn):

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from codecorpus.io.dump import file_format
 from codecorpus.io.records import unencodable_field
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Progress, dead_letter, route_events
+from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, dead_letter, route_stream
 
 TABLE = "records"
 
@@ -102,12 +102,7 @@ class _ReadRecordFile(beam.DoFn):
         self.max_raw_chars = max_raw_chars
 
     def process(self, path):
-        progress = Progress(f"read {path}")
-        for event in iter_record_events(path, self.max_raw_chars):
-            if not isinstance(event, Count):
-                progress.tick()
-            yield from route_events([event], f"read/{TABLE}")
-        progress.report(done=True)
+        yield from route_stream(iter_record_events(path, self.max_raw_chars), f"read {path}")
 
 
 class ReadRecords(beam.PTransform):

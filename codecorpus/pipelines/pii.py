@@ -23,7 +23,7 @@ from codecorpus.io import tables
 from codecorpus.io.parquet import WriteTable
 from codecorpus.pipelines import common
 from codecorpus.transforms import pii
-from codecorpus.transforms.routing import STATS, Ledger, dead_letter, routed
+from codecorpus.transforms.routing import STATS, Ledger, routed
 
 SUMMARY = "redact PII (emails, IPs, keys, passwords, names, usernames) in JSONL/Parquet records"
 DESCRIPTION = """\
@@ -96,7 +96,8 @@ def build(pipeline: beam.Pipeline, files: list[str], output: str, fields: list[s
     redacted = ledger.take(records | "RedactPII" >> pii.RedactFields(
         fields, redactor, stage="pii", table=tables.TABLE, spans_column=SPANS_COLUMN, max_raw_chars=max_raw))
     rows = ledger.take(redacted | "ConformToSchema" >> routed(
-        lambda r: _conform_events(r, schema, max_raw), "conform", tables.TABLE, max_raw_chars=max_raw))
+        lambda r: tables.conform_events(r, schema, max_raw_chars=max_raw), "conform", tables.TABLE,
+        max_raw_chars=max_raw))
 
     dead = (tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
             | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor))
@@ -105,13 +106,6 @@ def build(pipeline: beam.Pipeline, files: list[str], output: str, fields: list[s
     _ = dead["kept"] | "Write_dead_letter" >> WriteTable(output, "dead_letter", schemas.DEAD_LETTER,
                                                          _dead_letter_sort_key, config["output"])
     _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
-
-
-def _conform_events(row: dict, schema: pa.Schema, max_raw: int):
-    problem = tables.conform(row, schema)
-    if problem:
-        return [dead_letter("conform", tables.TABLE, None, problem, row, max_raw_chars=max_raw)]
-    return [row]
 
 
 def _record_sort_key(row: dict) -> tuple:

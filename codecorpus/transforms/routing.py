@@ -159,6 +159,17 @@ def route_events(events: Iterable[Any], stage: str):
             yield event
 
 
+def route_stream(events: Iterable[Any], stage: str):
+    """Beam outputs for a reader's events as they come (a file is never held whole), with a
+    progress line per ``stage`` for the records among them."""
+    progress = Progress(stage)
+    for event in events:
+        if not isinstance(event, Count):
+            progress.tick()
+        yield from route_events([event], stage)
+    progress.report(done=True)
+
+
 class Ledger:
     """Collects the dead letters and counters of every stage of a job, so the pipeline
     module can read as a recipe: ``kept = ledger.take(stage_outputs)``."""
