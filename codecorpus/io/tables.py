@@ -50,19 +50,20 @@ def record_files(specs: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def _checked(raw, source: str, max_raw_chars: int):
+def _checked(raw, source: str, max_raw_chars: int, table: str = TABLE):
     if not isinstance(raw, dict):
-        return dead_letter("parse", TABLE, None, f"a record must be a JSON object, got {type(raw).__name__}",
+        return dead_letter("parse", table, None, f"a record must be a JSON object, got {type(raw).__name__}",
                            raw, source, max_raw_chars)
     bad = unencodable_field(raw)
     if bad:
-        return dead_letter("parse", TABLE, None, f"field '{bad}' is not valid UTF-8 text", raw, source,
+        return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", raw, source,
                            max_raw_chars)
     return raw
 
 
-def iter_record_events(path: str, max_raw_chars: int = 1_000_000) -> Iterator:
-    """Records, dead letters and one ``read/records`` count for one file."""
+def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE) -> Iterator:
+    """Records, dead letters and one ``read/<table>`` count for one file (``table`` names the
+    input in counters and dead letters: ``records`` unless a job reads several tables)."""
     read = 0
     try:
         if file_format(path) == "parquet":
@@ -72,7 +73,7 @@ def iter_record_events(path: str, max_raw_chars: int = 1_000_000) -> Iterator:
                 for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
                     for raw in batch.to_pylist():
                         read += 1
-                        yield _checked(raw, f"{path}#{read}", max_raw_chars)
+                        yield _checked(raw, f"{path}#{read}", max_raw_chars, table)
         else:
             with fsspec.open(path, "rb", compression="infer") as f:
                 for number, line in enumerate(f, start=1):
@@ -83,41 +84,43 @@ def iter_record_events(path: str, max_raw_chars: int = 1_000_000) -> Iterator:
                     try:
                         raw = json.loads(line.decode("utf-8"))
                     except UnicodeDecodeError as e:
-                        yield dead_letter("parse", TABLE, None, f"line is not valid UTF-8: {e}", line, source,
+                        yield dead_letter("parse", table, None, f"line is not valid UTF-8: {e}", line, source,
                                           max_raw_chars)
                         continue
                     except ValueError as e:
-                        yield dead_letter("parse", TABLE, None, f"malformed JSON: {e}", line, source, max_raw_chars)
+                        yield dead_letter("parse", table, None, f"malformed JSON: {e}", line, source, max_raw_chars)
                         continue
-                    yield _checked(raw, source, max_raw_chars)
+                    yield _checked(raw, source, max_raw_chars, table)
     except Exception as e:  # noqa: BLE001 - a broken file must not stop the job
         read += 1
-        yield dead_letter("read", TABLE, None, f"file unreadable after {read - 1} records: {type(e).__name__}: {e}",
+        yield dead_letter("read", table, None, f"file unreadable after {read - 1} records: {type(e).__name__}: {e}",
                           "", path, max_raw_chars)
-    yield Count(f"read/{TABLE}", read)
+    yield Count(f"read/{table}", read)
 
 
 class _ReadRecordFile(beam.DoFn):
-    def __init__(self, max_raw_chars: int):
+    def __init__(self, max_raw_chars: int, table: str = TABLE):
         self.max_raw_chars = max_raw_chars
+        self.table = table
 
     def process(self, path):
-        yield from route_stream(iter_record_events(path, self.max_raw_chars), f"read {path}")
+        yield from route_stream(iter_record_events(path, self.max_raw_chars, self.table), f"read {path}")
 
 
 class ReadRecords(beam.PTransform):
     """files -> records, with ``dead_letter`` and ``stats`` outputs (use ``Ledger.take``)."""
 
-    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000):
+    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000, table: str = TABLE):
         super().__init__()
         self.files = files
         self.max_raw_chars = max_raw_chars
+        self.table = table
 
     def expand(self, pbegin):
         return (pbegin
                 | "ListFiles" >> beam.Create(self.files)
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars))
+                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars, self.table))
                 .with_outputs(DEAD_LETTER, STATS, main="kept"))
 
 
@@ -177,9 +180,10 @@ def conform(row: dict, schema: pa.Schema) -> Optional[str]:
     return None
 
 
-def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None, max_raw_chars: int = 1_000_000) -> list:
+def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None, max_raw_chars: int = 1_000_000,
+                   table: str = TABLE) -> list:
     """``[row]`` if it fits ``schema``, else its dead letter (stage ``conform``): for ``routed``."""
     problem = conform(row, schema)
     if problem is None:
         return [row]
-    return [dead_letter("conform", TABLE, key, problem, row, max_raw_chars=max_raw_chars)]
+    return [dead_letter("conform", table, key, problem, row, max_raw_chars=max_raw_chars)]

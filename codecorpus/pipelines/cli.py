@@ -34,6 +34,7 @@ JOBS = {
     "dedup": "codecorpus.pipelines.dedup",
     "files": "codecorpus.pipelines.files",
     "sql": "codecorpus.pipelines.sql",
+    "mix": "codecorpus.pipelines.mix",
 }
 
 DESCRIPTION = """\

@@ -73,14 +73,18 @@ def run(pipeline: beam.Pipeline, runner_label: str) -> float:
 
 
 def finish(output: str, tables: dict, config: dict, input_description: dict, accounting: dict,
-           job: str, extra: dict | None = None) -> dict:
+           job: str, extra: dict | None = None, finalisers: dict | None = None,
+           summarise: Callable | None = None) -> dict:
     """Finalise every table, write ``manifest.json``; returns the manifest.
 
     ``tables`` maps table name -> pyarrow schema. ``accounting`` maps an identity name ->
     a function (counters, rows per table) -> dict with the identity's terms and ``holds``.
+    ``finalisers`` names tables whose shards are not ``part-i-of-N`` (table -> fn(output, table,
+    schema, compression) -> files); ``summarise(manifest)`` adds entries computed from the counters.
     """
     counters = manifest_io.read_stats(output)
-    files = {name: finalise_table(output, name, schema, config["output"]["compression"])
+    finalisers = finalisers or {}
+    files = {name: finalisers.get(name, finalise_table)(output, name, schema, config["output"]["compression"])
              for name, schema in tables.items()}
     rows = {name: sum(f["rows"] for f in fs) for name, fs in files.items()}
     manifest = {
@@ -93,6 +97,8 @@ def finish(output: str, tables: dict, config: dict, input_description: dict, acc
         "accounting": {name: identity(counters, rows) for name, identity in accounting.items()},
     }
     manifest.update(extra or {})
+    if summarise is not None:
+        manifest.update(summarise(manifest))
     manifest_io.write_manifest(output, manifest)
     manifest_io.cleanup_tmp(output)
     return manifest
@@ -140,6 +146,9 @@ class BeamJob:
     describe_input: Callable = lambda args: {"paths": list(args.input)}
     configure: Callable = lambda args, config: config      # command-line switches -> config
     manifest_extra: Callable = lambda args, config: {}     # more top-level manifest entries
+    finalisers: dict = field(default_factory=dict)          # table -> its own finaliser (see finish)
+    summarise: Callable | None = None                       # manifest -> entries from the counters
+    write_card: Callable | None = None                      # (output, manifest) -> its own dataset card
 
 
 def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -153,8 +162,12 @@ def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -
     job.build(pipeline, args, config)
     elapsed = run(pipeline, runner_label)
     manifest = finish(args.output, job.tables, config, job.describe_input(args), job.accounting,
-                      job=job.name, extra={"beam_args": beam_args, **extra})
-    manifest_io.write_dataset_card(args.output, job.card_title, job.card_description, manifest["tables"],
-                                   job.table_notes, manifest, job.card_licenses(config))
+                      job=job.name, extra={"beam_args": beam_args, **extra}, finalisers=job.finalisers,
+                      summarise=job.summarise)
+    if job.write_card is not None:
+        job.write_card(args.output, manifest)
+    else:
+        manifest_io.write_dataset_card(args.output, job.card_title, job.card_description, manifest["tables"],
+                                       job.table_notes, manifest, job.card_licenses(config))
     print_summary(manifest, elapsed)
     return 0 if all(t["holds"] for t in manifest["accounting"].values()) else 1

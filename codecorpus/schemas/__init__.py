@@ -122,6 +122,7 @@ INSTRUCTIONS = pa.schema(
         ("lang", pa.string()),
         ("license", pa.string()),
         ("repos", pa.string()),
+        ("new_file", pa.string()),  # the file the commit changes (mix groups a file's commits)
     ]
 )
 
@@ -277,5 +278,32 @@ SQL_PREFERENCES = pa.schema(
         ("candidates", pa.int64()),
         ("gold_sql", pa.string()),
         ("result_hash", pa.string()),
+    ]
+)
+
+# --- codecorpus mix: the training set ------------------------------------------------------------
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+
+# One row per training example, in files ``examples/<split>-NNNNN-of-NNNNN.parquet``. ``text`` is
+# always the whole example as a model sees it; chat rows also have ``messages`` and every
+# instruction row ``prompt`` + ``completion`` (== ``text``) so a trainer can mask the prompt.
+# ``id`` is ``<source>/<row id>``; ``copy`` numbers the repeats of an up-sampled row (0 first).
+# ``num_tokens`` is null without a tokenizer. Provenance: repo, commit, path, license, lang.
+MIXTURE_EXAMPLES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("copy", pa.int32()),
+        ("text", pa.string()),
+        ("messages", pa.list_(MESSAGE)),
+        ("prompt", pa.string()),
+        ("completion", pa.string()),
+        ("num_tokens", pa.int64()),
+        ("repo", pa.string()),
+        ("commit", pa.string()),
+        ("path", pa.string()),
+        ("license", pa.string()),
+        ("lang", pa.string()),
     ]
 )

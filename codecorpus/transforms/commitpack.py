@@ -219,4 +219,5 @@ def render_instructions(row: dict, formats: Iterable[str], filename_rate: float 
         yield {
             "commit": row["commit"], "format": fmt, "prompt": prompt, "completion": completion,
             "text": prompt + completion, "lang": row["lang"], "license": row["license"], "repos": row["repos"],
+            "new_file": row["new_file"],
         }

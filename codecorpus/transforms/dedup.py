@@ -351,15 +351,16 @@ class ConnectedComponents(beam.PTransform):
     each node takes the smallest of itself and its neighbours: deterministic, and a component
     may stay split (never wrongly merged)."""
 
-    def __init__(self, max_rounds: int):
+    def __init__(self, max_rounds: int, counter_prefix: str = "dedup/cc"):
         super().__init__()
         if max_rounds < 1:
             raise ValueError("max_rounds must be at least 1")
         self.max_rounds = max_rounds
+        self.prefix = counter_prefix
 
     def expand(self, edges):
-        names = [f"dedup/cc/round_{r:02d}_changes" for r in range(1, self.max_rounds + 1)]
-        last = "dedup/cc/unconverged_changes"
+        names = [f"{self.prefix}/round_{r:02d}_changes" for r in range(1, self.max_rounds + 1)]
+        last = f"{self.prefix}/unconverged_changes"
         stats = [_zero_counters(edges.pipeline, "ZeroCounters", names + [last])]
         edges = edges | "Orient" >> beam.Map(_orient) | "DistinctEdges" >> beam.Distinct()
         for r, name in enumerate(names, start=1):

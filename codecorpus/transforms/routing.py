@@ -127,10 +127,10 @@ class Route(beam.DoFn):
     def finish_bundle(self):
         self._progress.report(done=True)
 
-    def process(self, element):
+    def process(self, element, *side_inputs):
         self._progress.tick()
         try:
-            events = list(self.fn(element))
+            events = list(self.fn(element, *side_inputs))
         except Exception as e:  # noqa: BLE001 - any failure of one record must not stop the job
             try:
                 key = self.key_of(element)
@@ -187,6 +187,8 @@ class Ledger:
         self.stats.append(pcoll)
 
 
-def routed(fn, stage: str, table: str, key_of=lambda _: None, max_raw_chars: int = 1_000_000):
-    """``beam.ParDo(Route(...))`` with the dead-letter and stats outputs declared."""
-    return beam.ParDo(Route(fn, stage, table, key_of, max_raw_chars)).with_outputs(DEAD_LETTER, STATS, main="kept")
+def routed(fn, stage: str, table: str, key_of=lambda _: None, max_raw_chars: int = 1_000_000, side_inputs=()):
+    """``beam.ParDo(Route(...))`` with the dead-letter and stats outputs declared; ``fn`` gets the
+    ``side_inputs`` (e.g. ``AsSingleton``s) after the element."""
+    return beam.ParDo(Route(fn, stage, table, key_of, max_raw_chars), *side_inputs).with_outputs(
+        DEAD_LETTER, STATS, main="kept")

@@ -1,0 +1,178 @@
+"""Shuffled shards of equal row count, named per split, for trainers.
+
+``BalancedShards`` takes rows that carry a 64-bit shuffle key ``_key`` (a seeded hash, so the
+shuffle is the same on every run) and cuts the key order into ``num_shards`` contiguous runs
+whose row counts differ by at most one. Reading the shards in order gives the global shuffled
+order; giving rank r every W-th shard gives every rank the same number of rows (±1 per shard).
+
+How, without a global sort on one worker: the key space is cut into buckets (contiguous key
+ranges, about ``bucket_rows`` rows each); a count per bucket (one integer per bucket, the only
+thing gathered) gives each bucket its first global rank; each bucket is sorted on its own
+worker, so every row learns its global rank and with it its shard; each shard is then grouped,
+sorted, and written. Rows cross two shuffles; no step holds more than a bucket or a shard.
+
+Files go to ``<output>/_tmp/<table>/<split>-shard-NNNNN.parquet``; ``finalise_split_table``
+renames them to ``<table>/<split>-00000-of-0000N.parquet`` (the layout ``datasets`` reads as
+splits) after the run.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from typing import Callable
+
+import apache_beam as beam
+import fsspec
+import pyarrow.parquet as pq
+
+from codecorpus.io.parquet import TMP_DIR, join_path, write_parquet
+from codecorpus.transforms.mixing import approx_bytes, shard_count
+
+KEY = "_key"
+
+
+def bucket_of(key: int, buckets: int) -> int:
+    """Bucket of a 64-bit key: contiguous, ordered key ranges."""
+    return (key * buckets) >> 64
+
+
+class _BucketCounts(beam.CombineFn):
+    """(bucket, count) pairs -> {bucket: count}: one small integer per bucket (``max_buckets``
+    at most), so every worker can know where each bucket starts in the global order."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, element):
+        bucket, count = element
+        acc[bucket] = acc.get(bucket, 0) + count
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        merged = {}
+        for acc in accumulators:
+            for bucket, count in acc.items():
+                merged[bucket] = merged.get(bucket, 0) + count
+        return merged
+
+    def extract_output(self, acc):
+        return acc
+
+
+def bucket_offsets(counts: dict) -> dict:
+    """{bucket: rows} -> {bucket: global rank of its first row}."""
+    offsets, total = {}, 0
+    for bucket in sorted(counts):
+        offsets[bucket] = total
+        total += counts[bucket]
+    return offsets
+
+
+class CountPerBucket(beam.PTransform):
+    """(bucket, row) -> a singleton {bucket: first global rank}."""
+
+    def expand(self, keyed):
+        return (keyed
+                | "OnePerRow" >> beam.Map(lambda kv: (kv[0], 1))
+                | "RowsPerBucket" >> beam.CombinePerKey(sum)
+                | "GatherBucketCounts" >> beam.CombineGlobally(_BucketCounts())
+                | "FirstRanks" >> beam.Map(bucket_offsets))
+
+
+def layout(rows: int, total_bytes: int, fixed, target_bytes: int, multiple: int, bucket_rows: int,
+           max_buckets: int) -> dict:
+    """Shards and buckets for a split of ``rows`` rows."""
+    shards = shard_count(rows, total_bytes, fixed, target_bytes, multiple)
+    buckets = max(1, min(max_buckets, math.ceil(rows / max(1, bucket_rows))))
+    return {"rows": rows, "shards": shards, "buckets": buckets}
+
+
+class _RankInBucket(beam.DoFn):
+    def __init__(self, order: Callable):
+        self.order = order
+
+    def process(self, element, plan, offsets):
+        bucket, rows = element
+        first = offsets.get(bucket, 0)
+        for j, row in enumerate(sorted(rows, key=self.order)):
+            yield (first + j) * plan["shards"] // plan["rows"], row
+
+
+def _sorted_shard(element, plan, order):
+    shard, rows = element
+    return shard, plan["shards"], sorted(rows, key=order)
+
+
+class BalancedShards(beam.PTransform):
+    """rows with ``_key`` -> ``(shard, num_shards, rows in key order)`` with equal counts (±1)."""
+
+    def __init__(self, fixed_shards, target_bytes: int, multiple: int = 1,
+                 order: Callable = lambda row: (row[KEY], row.get("id")), bucket_rows: int = 20_000,
+                 max_buckets: int = 1 << 16):
+        super().__init__()
+        self.fixed, self.target, self.multiple = fixed_shards, target_bytes, multiple
+        self.order, self.bucket_rows, self.max_buckets = order, bucket_rows, max_buckets
+
+    def expand(self, rows):
+        fixed, target, multiple = self.fixed, self.target, self.multiple
+        bucket_rows, max_buckets, order = self.bucket_rows, self.max_buckets, self.order
+        count = rows | "CountRows" >> beam.Map(lambda _: 1) | "SumRows" >> beam.CombineGlobally(sum)
+        size = rows | "MeasureBytes" >> beam.Map(approx_bytes) | "SumBytes" >> beam.CombineGlobally(sum)
+        plan = beam.pvalue.AsSingleton(
+            count | "Layout" >> beam.Map(lambda n, b: layout(n, b, fixed, target, multiple, bucket_rows, max_buckets),
+                                         beam.pvalue.AsSingleton(size)))
+        keyed = rows | "KeyByBucket" >> beam.Map(lambda row, p: (bucket_of(row[KEY], p["buckets"]), row), plan)
+        offsets = beam.pvalue.AsSingleton(keyed | "BucketRanks" >> CountPerBucket())
+        return (keyed
+                | "GroupBucket" >> beam.GroupByKey()
+                | "RankInBucket" >> beam.ParDo(_RankInBucket(order), plan, offsets)
+                | "GroupShard" >> beam.GroupByKey()
+                | "SortShard" >> beam.Map(_sorted_shard, plan, order))
+
+
+class WriteSplitShard(beam.DoFn):
+    """(shard, num_shards, rows) -> ``_tmp/<table>/<split>-shard-NNNNN.parquet``; columns not in
+    ``schema`` (the ``_`` internals) are left out."""
+
+    def __init__(self, output: str, table: str, split: str, schema, row_group_bytes: int, compression: str):
+        self.tmp_dir = join_path(output, TMP_DIR, table)
+        self.split, self.schema = split, schema
+        self.row_group_bytes, self.compression = row_group_bytes, compression
+
+    def process(self, element):
+        shard, _, rows = element
+        names = self.schema.names
+        path = join_path(self.tmp_dir, f"{self.split}-shard-{shard:05d}.parquet")
+        yield path, write_parquet([{k: row.get(k) for k in names} for row in rows], self.schema, path,
+                                  self.row_group_bytes, self.compression)
+
+
+def finalise_split_table(output: str, table: str, schema, splits: list[str], compression: str = "zstd") -> list[dict]:
+    """Rename a table's shards to ``<split>-i-of-N`` names (an empty split gets one empty file
+    that carries the schema); returns the files with split, rows and bytes."""
+    fs, _ = fsspec.core.url_to_fs(output)
+    tmp, final_dir = join_path(output, TMP_DIR, table), join_path(output, table)
+    if fs.exists(final_dir):
+        fs.rm(final_dir, recursive=True)
+    fs.makedirs(final_dir, exist_ok=True)
+    files = []
+    for split in splits:
+        shards = sorted(fs.glob(join_path(tmp, f"{split}-shard-*.parquet"))) if fs.exists(tmp) else []
+        if not shards:
+            path = join_path(final_dir, f"{split}-00000-of-00001.parquet")
+            write_parquet([], schema, path, 1, compression)
+            finals = [path]
+        else:
+            finals = []
+            for i, shard in enumerate(shards):
+                path = join_path(final_dir, f"{split}-{i:05d}-of-{len(shards):05d}.parquet")
+                fs.mv(shard, path)
+                finals.append(path)
+        for path in finals:
+            with fsspec.open(path, "rb") as f:
+                rows = pq.ParquetFile(f).metadata.num_rows
+            relative = posixpath.relpath(path, output.rstrip("/")) if "://" not in output \
+                else path[len(output.rstrip("/")) + 1:]
+            files.append({"path": relative, "split": split, "rows": rows, "bytes": fs.size(path)})
+    return files

@@ -1,0 +1,349 @@
+"""``codecorpus mix``: mixtures, leak-free splits, balanced deterministic shards, packing."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from codecorpus import schemas
+from conftest import manifest_of, run_cli
+
+
+# --- fixture tables in our output schemas --------------------------------------------------------
+
+
+def _code(repo: str, path: str, version: int) -> str:
+    body = "".join(f"    total += {j} * {version}  # step {j} of {path}\n" for j in range(12))
+    return f"def compute_{path.replace('/', '_').replace('.', '_')}(x):\n    total = x\n{body}    return total\n"
+
+
+def write_tables(root: Path) -> dict:
+    """commits-job tables (commitpackft, instructions, clusters) and files-job tables (fim,
+    clusters) for 4 repositories: several commits per file, and a near-duplicate cluster that
+    spans two repositories (a vendored copy)."""
+    commits, instructions, commit_clusters = [], [], []
+    for r in range(4):
+        repo = f"acme/repo{r}"
+        for f in range(5):
+            path = f"src/mod{f}.py"
+            for v in range(3):
+                sha = f"{r}{f}{v}".ljust(40, "a")
+                row = {"commit": sha, "old_file": path, "new_file": path, "old_contents": _code(repo, path, v),
+                       "new_contents": _code(repo, path, v + 1), "subject": f"Tune step {v} of {path}",
+                       "message": f"Tune step {v} of {path}\n", "lang": "Python", "license": "mit", "repos": repo}
+                commits.append(row)
+                for fmt in ("octocoder", "commit_tokens"):
+                    prompt = f"Question: {row['subject']}\n{row['old_contents']}\n\nAnswer: " if fmt == "octocoder" \
+                        else f"<commit_before>{row['old_contents']}<commit_msg>{row['subject']}<commit_after>"
+                    completion = row["new_contents"] + ("" if fmt == "octocoder" else "<|endoftext|>")
+                    instructions.append({"commit": sha, "format": fmt, "prompt": prompt, "completion": completion,
+                                         "text": prompt + completion, "lang": "Python", "license": "mit",
+                                         "repos": repo, "new_file": path})
+    # a cluster linking commits of different repositories (their kept member is repo0's)
+    for r in (1, 2, 3):
+        commit_clusters.append({"id": f"{r}00".ljust(40, "a"), "cluster_id": "000".ljust(40, "a"), "cluster_size": 4,
+                                "kept": False, "match": "near", "jaccard": 0.9})
+    commit_clusters.append({"id": "000".ljust(40, "a"), "cluster_id": "000".ljust(40, "a"), "cluster_size": 4,
+                            "kept": True, "match": "kept", "jaccard": 1.0})
+    fim = []
+    for r in range(4):
+        repo = f"acme/repo{r}"
+        for f in range(8):
+            path = f"lib/file{f}.py"
+            for chunk in range(2):
+                text = f"<fim_prefix>{_code(repo, path, chunk)}<fim_suffix>pass<fim_middle>x = {f}<|endoftext|>"
+                fim.append({"repo": repo, "ref": "main", "path": path, "sha": f"{r}{f}".ljust(40, "b"), "lang": "Python",
+                            "license": "apache-2.0", "chunk": chunk, "num_chunks": 2, "offset": 0, "mode": "psm",
+                            "span_kind": "random", "prefix": "p", "middle": "m", "suffix": "s", "text": text})
+    file_clusters = [{"id": "acme/repo2:main:lib/file3.py", "cluster_id": "acme/repo0:main:lib/file3.py",
+                      "cluster_size": 2, "kept": False, "match": "exact", "jaccard": 1.0},
+                     {"id": "acme/repo0:main:lib/file3.py", "cluster_id": "acme/repo0:main:lib/file3.py",
+                      "cluster_size": 2, "kept": True, "match": "kept", "jaccard": 1.0}]
+    paths = {}
+    for name, rows, schema in (("commitpackft", commits, schemas.COMMITPACKFT),
+                               ("instructions", instructions, schemas.INSTRUCTIONS),
+                               ("commit_clusters", commit_clusters, schemas.CLUSTERS),
+                               ("fim", fim, schemas.FIM_EXAMPLES), ("file_clusters", file_clusters, schemas.CLUSTERS)):
+        folder = root / name
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "part-00000-of-00001.parquet")
+        paths[name] = str(folder)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tables_dir(tmp_path_factory) -> dict:
+    return write_tables(tmp_path_factory.mktemp("mix-tables"))
+
+
+def mixture(tmp_path: Path, tables: dict, **mix) -> Path:
+    sources = mix.pop("sources", None) or [
+        {"name": "commits", "path": tables["commitpackft"], "kind": "commitpack", "clusters": tables["commit_clusters"]},
+        {"name": "fim", "path": tables["fim"], "kind": "fim", "clusters": tables["file_clusters"]},
+    ]
+    config = {"mix": {"seed": 7, "splits": {"validation": 0.25, "test": 0.1}, "sources": sources, **mix}}
+    path = tmp_path / f"mixture-{len(list(tmp_path.glob('mixture-*')))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def mix(tmp_path: Path, config: Path, name: str = "out", *extra) -> Path:
+    out = tmp_path / name
+    assert run_cli("mix", "--config", config, "--output", out, "--quiet", *extra) == 0
+    return out
+
+
+def split_rows(out: Path, table: str = "examples") -> dict[str, list[dict]]:
+    rows = defaultdict(list)
+    for path in sorted((out / table).glob("*.parquet")):
+        rows[path.name.split("-")[0]] += pq.read_table(path).to_pylist()
+    return rows
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+
+def test_two_sources_render_into_the_common_schema(tmp_path, tables_dir):
+    out = mix(tmp_path, mixture(tmp_path, tables_dir))
+    manifest = manifest_of(out)
+    assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+    rows = [r for split in split_rows(out).values() for r in split]
+    assert pq.read_schema(next((out / "examples").glob("train-*.parquet"))).equals(schemas.MIXTURE_EXAMPLES)
+    assert Counter(r["source"] for r in rows) == {"commits": 60, "fim": 64}
+    chat = next(r for r in rows if r["source"] == "commits")
+    assert [m["role"] for m in chat["messages"]] == ["user", "assistant"]
+    assert chat["prompt"].startswith("<|im_start|>user\nTune step") and chat["prompt"].endswith("<|im_start|>assistant\n")
+    assert chat["completion"] == chat["messages"][1]["content"] + "<|im_end|>\n"
+    assert chat["text"] == chat["prompt"] + chat["completion"]
+    assert chat["repo"].startswith("acme/repo") and chat["commit"] and chat["path"].startswith("src/")
+    assert chat["license"] == "mit" and chat["id"] == f"commits/{chat['commit']}"
+    text = next(r for r in rows if r["source"] == "fim")
+    assert text["messages"] is None and text["prompt"] is None and text["text"].startswith("<fim_prefix>")
+    assert text["id"].startswith("fim/acme/repo") and text["commit"] is None and text["license"] == "apache-2.0"
+    assert manifest["accounting"]["rows"]["read"] == 60 + 64
+    # the card: a YAML header with one split per file prefix, and the mixture table
+    card = (out / "README.md").read_text()
+    assert "path: examples/train-*.parquet" in card and "path: examples/validation-*.parquet" in card
+    assert "| `commits` | commitpack |" in card
+
+
+def test_split_keeps_clusters_files_and_repos_on_one_side(tmp_path, tables_dir):
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, group_by_repo=False))
+    where = {}
+    for split, rows in split_rows(out).items():
+        for r in rows:
+            where.setdefault(("file", r["repo"], r["path"]), set()).add(split)
+            where.setdefault(("id", r["id"]), set()).add(split)
+    assert all(len(s) == 1 for s in where.values()), {k: v for k, v in where.items() if len(v) > 1}
+    # the vendored near-duplicate commits of repos 1-3 follow repo0's commit (a dedup cluster)
+    by_commit = {r["commit"]: split for split, rows in split_rows(out).items() for r in rows if r["commit"]}
+    linked = {by_commit[f"{r}00".ljust(40, "a")] for r in range(4)}
+    assert len(linked) == 1
+    manifest = manifest_of(out)
+    assert manifest["leakage"]["leakage/cross_split_clusters"] == 0
+    assert manifest["leakage"]["leakage/cross_split_files"] == 0
+    assert manifest["accounting"]["leakage"]["holds"]
+    # every split got rows (a real split, not everything in train)
+    assert set(split_rows(out)) == {"train", "validation", "test"}
+    assert all(split_rows(out)[s] for s in ("train", "validation", "test"))
+
+
+def test_group_by_repo_puts_each_repository_on_one_side(tmp_path, tables_dir):
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, group_by_repo=True, splits={"validation": 0.3, "test": 0.0}))
+    sides = defaultdict(set)
+    for split, rows in split_rows(out).items():
+        for r in rows:
+            sides[r["repo"]].add(split)
+    assert all(len(s) == 1 for s in sides.values()), sides
+    assert manifest_of(out)["accounting"]["leakage"]["cross_split_repos"] == 0
+
+
+def test_same_inputs_and_seed_give_byte_identical_output(tmp_path, tables_dir):
+    config = mixture(tmp_path, tables_dir, shards={"train": 3, "validation": None, "test": None})
+    first, second = mix(tmp_path, config, "a"), mix(tmp_path, config, "b")
+    files = sorted(p.relative_to(first) for p in first.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*.parquet"))
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+    other = mix(tmp_path, mixture(tmp_path, tables_dir, seed=8, shards={"train": 3, "validation": None, "test": None}),
+                "c")
+    ids = lambda out: [r["id"] for r in split_rows(out)["train"]]  # noqa: E731
+    assert ids(first) != ids(other)
+
+
+def test_shards_have_equal_row_counts_and_split_names(tmp_path, tables_dir):
+    config = mixture(tmp_path, tables_dir, splits={"validation": 0.2, "test": 0.0},
+                     shards={"train": 7, "validation": 2, "test": None})
+    out = mix(tmp_path, config)
+    names = sorted(p.name for p in (out / "examples").glob("*.parquet"))
+    assert [n for n in names if n.startswith("train-")] == [f"train-{i:05d}-of-00007.parquet" for i in range(7)]
+    assert [n for n in names if n.startswith("validation-")] == [f"validation-{i:05d}-of-00002.parquet" for i in range(2)]
+    assert not any(n.startswith("test-") for n in names)
+    for split in ("train", "validation"):
+        sizes = [pq.ParquetFile(p).metadata.num_rows for p in sorted((out / "examples").glob(f"{split}-*.parquet"))]
+        assert max(sizes) - min(sizes) <= 1, sizes
+    shards = manifest_of(out)["shards"]["examples"]["train"]
+    assert shards["shards"] == 7 and shards["max_rows"] - shards["min_rows"] <= 1
+
+
+def test_shuffle_interleaves_sources_and_files(tmp_path, tables_dir):
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, splits={"validation": 0.0}))
+    train = split_rows(out)["train"]
+    sources = [r["source"] for r in train]
+    runs = sum(1 for a, b in zip(sources, sources[1:]) if a != b)
+    assert runs > len(train) // 4  # sources are mixed through the file, not in two blocks
+    assert [r["id"] for r in train] != sorted(r["id"] for r in train)
+
+
+def test_repeat_and_targets_sample_deterministically(tmp_path, tables_dir):
+    sources = [
+        {"name": "commits", "path": tables_dir["commitpackft"], "kind": "commitpack", "repeat": 2.5},
+        {"name": "fim", "path": tables_dir["fim"], "kind": "fim", "target_rows": 16},
+    ]
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, sources=sources, splits={"validation": 0.2}))
+    rows = split_rows(out)
+    train = Counter(r["id"] for r in rows["train"] if r["source"] == "commits")
+    assert set(train.values()) <= {2, 3} and 2 in train.values() and 3 in train.values()
+    copies = defaultdict(set)
+    for r in rows["train"]:
+        copies[r["id"]].add(r["copy"])
+    assert all(c == set(range(len(c))) for c in copies.values())
+    assert all(r["copy"] == 0 for r in rows["validation"])      # repeats are for training only
+    assert len({r["id"] for r in rows["validation"]}) == len(rows["validation"])
+    fim_rows = sum(1 for split in rows.values() for r in split if r["source"] == "fim")
+    assert 6 <= fim_rows <= 28  # 16 expected of 64 (a seeded Bernoulli draw per row)
+    manifest = manifest_of(out)
+    assert manifest["mixture"]["fim"]["rate"] == pytest.approx(16 / 64, abs=1e-6)
+    assert manifest["accounting"]["rows"]["holds"] and manifest["accounting"]["copies"]["holds"]
+    assert manifest["counters"]["filter/sample/fim"] == 64 - manifest["counters"]["mix/selected/fim"]
+
+
+def test_weights_are_shares_of_the_mixture(tmp_path, tables_dir):
+    sources = [
+        {"name": "commits", "path": tables_dir["instructions"], "kind": "instructions", "weight": 3},
+        {"name": "fim", "path": tables_dir["fim"], "kind": "fim", "weight": 1},
+    ]
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, sources=sources, splits={"validation": 0.0}, total=400))
+    train = Counter(r["source"] for r in split_rows(out)["train"])
+    assert train["commits"] + train["fim"] == pytest.approx(400, rel=0.1)
+    assert train["commits"] / (train["commits"] + train["fim"]) == pytest.approx(0.75, abs=0.06)
+    mixture_ = manifest_of(out)["mixture"]
+    assert mixture_["commits"]["requested_share"] == 0.75
+    assert mixture_["commits"]["splits"]["train"]["share_of_rows"] == pytest.approx(0.75, abs=0.06)
+
+
+def test_where_selects_rows_and_is_counted(tmp_path, tables_dir):
+    sources = [{"name": "octo", "path": tables_dir["instructions"], "kind": "instructions",
+                "where": {"format": "octocoder"}, "render": "messages", "user": "{prompt}",
+                "assistant": "{completion}"}]
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, sources=sources))
+    manifest = manifest_of(out)
+    assert manifest["counters"]["filter/where/octo"] == 60
+    assert manifest["counters"]["mix/selected/octo"] == 60
+    assert all(r["messages"][0]["content"].startswith("Question:") for rows in split_rows(out).values() for r in rows)
+
+
+# --- tokens and packing ----------------------------------------------------------------------------
+
+
+def test_tokenizer_counts_and_packing(tmp_path, tables_dir, tiny_tokenizer):
+    from tokenizers import Tokenizer
+
+    config = mixture(tmp_path, tables_dir, splits={"validation": 0.2})
+    out = mix(tmp_path, config, "out", "--tokenizer", tiny_tokenizer, "--pack", "64")
+    tokenizer = Tokenizer.from_file(tiny_tokenizer)
+    rows = split_rows(out)
+    for r in rows["train"][:20]:
+        assert r["num_tokens"] == len(tokenizer.encode(r["text"], add_special_tokens=False).ids)
+    manifest = manifest_of(out)
+    assert manifest["accounting"]["packing"]["holds"], manifest["accounting"]["packing"]
+    for split in ("train", "validation"):
+        tokens = manifest["mixture"]["fim"]["splits"][split]["tokens"]
+        assert tokens == sum(r["num_tokens"] for r in rows[split] if r["source"] == "fim")
+    packed = split_rows(out, "packed")
+    assert pq.read_schema(next((out / "packed").glob("train-*.parquet"))).equals(schemas.PACKED_SEQUENCES)
+    assert all(len(s["input_ids"]) == 64 for s in packed["train"])
+    assert all(d.startswith("fim/") for s in packed["train"] for d in s["doc_ids"])  # only text sources are packed
+    packed_docs = {d for s in packed["train"] for d in s["doc_ids"]}
+    assert packed_docs == {r["id"] for r in rows["train"] if r["source"] == "fim"}
+    sizes = [pq.ParquetFile(p).metadata.num_rows for p in (out / "packed").glob("train-*.parquet")]
+    assert max(sizes) - min(sizes) <= 1
+    # a packed document decodes back to its text
+    eos = tokenizer.token_to_id("<|endoftext|>")
+    first = packed["train"][0]
+    doc_id, start = first["doc_ids"][0], first["doc_starts"][0]
+    end = first["doc_starts"][1] if len(first["doc_starts"]) > 1 else first["num_tokens"]
+    ids = first["input_ids"][start:end]
+    ids = ids[:-1] if ids and ids[-1] == eos else ids
+    source_text = next(r["text"] for r in rows["train"] if r["id"] == doc_id)
+    assert source_text.startswith(tokenizer.decode(ids, skip_special_tokens=False)[:20])
+
+
+def test_token_targets_need_a_tokenizer(tmp_path, tables_dir, capsys):
+    sources = [{"name": "fim", "path": tables_dir["fim"], "kind": "fim", "target_tokens": 1000}]
+    code = run_cli("mix", "--config", mixture(tmp_path, tables_dir, sources=sources), "--output", tmp_path / "o")
+    assert code == 2 and "--tokenizer" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# --- bad input and bad configs ---------------------------------------------------------------------
+
+
+def test_bad_rows_are_dead_lettered_and_counted(tmp_path, tables_dir):
+    folder = tmp_path / "dirty"
+    folder.mkdir()
+    good = [{"id": f"d{i}", "text": f"def f{i}():\n    return {i}\n"} for i in range(10)]
+    lines = [json.dumps(r) for r in good] + ["{not json", json.dumps({"id": "d3", "text": "duplicate id"}),
+                                             json.dumps({"id": "e", "text": ""}), json.dumps([1, 2])]
+    (folder / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    sources = [{"name": "dirty", "path": str(folder), "kind": "custom", "id": "{id}"}]
+    out = tmp_path / "out"
+    run_cli("mix", "--config", mixture(tmp_path, tables_dir, sources=sources), "--output", out, "--quiet")
+    manifest = manifest_of(out)
+    rows_identity = manifest["accounting"]["rows"]
+    assert rows_identity == {"read": 14, "selected": 10, "dropped": 1, "dead_lettered": 3, "holds": True}
+    dead = pq.read_table(out / "dead_letter").to_pylist()
+    assert sorted(d["stage"] for d in dead) == ["parse", "parse", "split"]
+    assert manifest["counters"]["filter/empty/dirty"] == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sources": [{"name": "x", "path": "P", "kind": "nope"}]}, "unknown kind"),
+    ({"sources": [{"name": "x", "path": "P", "kind": "fim", "weight": 1, "repeat": 2}]}, "at most one"),
+    ({"sources": [{"name": "x", "path": "P", "kind": "custom", "text": "{missing_column}"}]}, "missing_column"),
+    ({"splits": {"validation": 0.6, "test": 0.5}}, "leave something for train"),
+    ({"chat_template": {"turn": "{content}"}}, "{role}"),
+])
+def test_bad_mixtures_fail_before_running(tmp_path, tables_dir, capsys, change, message):
+    change = json.loads(json.dumps(change).replace('"P"', json.dumps(tables_dir["fim"])))
+    code = run_cli("mix", "--config", mixture(tmp_path, tables_dir, **change), "--output", tmp_path / "o")
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_input_option_sets_a_source_path(tmp_path, tables_dir):
+    sources = [{"name": "fim", "kind": "fim"}]
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, sources=sources), "out", "--input", f"fim={tables_dir['fim']}")
+    assert manifest_of(out)["accounting"]["rows"]["read"] == 64
+
+
+def test_datasets_loads_the_splits_and_shards_by_rank(tmp_path, tables_dir):
+    from datasets import load_dataset
+    from datasets.distributed import split_dataset_by_node
+
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, shards={"train": 4, "validation": None, "test": None}))
+    ds = load_dataset(str(out), "examples")
+    assert set(ds) == {"train", "validation", "test"}
+    assert ds["train"].num_rows == manifest_of(out)["shards"]["examples"]["train"]["rows"]
+    stream = load_dataset("parquet", data_files={"train": str(out / "examples" / "train-*.parquet")},
+                          split="train", streaming=True)
+    seen = [[r["id"] for r in split_dataset_by_node(stream, rank=rank, world_size=2)] for rank in range(2)]
+    assert not set(seen[0]) & set(seen[1])
+    assert len(seen[0]) + len(seen[1]) == ds["train"].num_rows
+    assert abs(len(seen[0]) - len(seen[1])) <= 2
