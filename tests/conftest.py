@@ -102,3 +102,43 @@ def read_table(output: Path, table: str) -> list[dict]:
 
 def manifest_of(output: Path) -> dict:
     return json.loads((output / "manifest.json").read_text())
+
+
+TOKENIZER_TEXT = """\
+def add(a, b):
+    return a + b
+
+
+class Stack:
+    def __init__(self):
+        self.items = []
+
+    def push(self, item):
+        self.items.append(item)
+
+    def pop(self):
+        return self.items.pop()
+
+
+Question: Add retries to the fetch helper
+Answer: for attempt in range(3): fetch(url)
+The quick brown fox jumps over the lazy dog. Tokenizers split text into pieces.
+<fim_prefix>def compute(x):<fim_suffix>    return total<fim_middle>    total = x * 2
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tmp_path_factory) -> str:
+    """A byte-level BPE tokenizer (about 300 tokens) trained here on fixture text with the
+    ``tokenizers`` library itself: tests never need a hub download."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator([TOKENIZER_TEXT] * 20, trainer)
+    path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
+    tokenizer.save(str(path))
+    return str(path)

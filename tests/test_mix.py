@@ -274,15 +274,20 @@ def test_tokenizer_counts_and_packing(tmp_path, tables_dir, tiny_tokenizer):
     assert packed_docs == {r["id"] for r in rows["train"] if r["source"] == "fim"}
     sizes = [pq.ParquetFile(p).metadata.num_rows for p in (out / "packed").glob("train-*.parquet")]
     assert max(sizes) - min(sizes) <= 1
-    # a packed document decodes back to its text
+    # every document piece that starts a document decodes to the start of that document's text
     eos = tokenizer.token_to_id("<|endoftext|>")
-    first = packed["train"][0]
-    doc_id, start = first["doc_ids"][0], first["doc_starts"][0]
-    end = first["doc_starts"][1] if len(first["doc_starts"]) > 1 else first["num_tokens"]
-    ids = first["input_ids"][start:end]
-    ids = ids[:-1] if ids and ids[-1] == eos else ids
-    source_text = next(r["text"] for r in rows["train"] if r["id"] == doc_id)
-    assert source_text.startswith(tokenizer.decode(ids, skip_special_tokens=False)[:20])
+    text_of = {r["id"]: r["text"] for r in rows["train"]}
+    starts = 0
+    for sequence in packed["train"]:
+        bounds = sequence["doc_starts"] + [sequence["num_tokens"]]
+        for i, doc_id in enumerate(sequence["doc_ids"]):
+            if i == 0 and sequence["continues"]:
+                continue
+            ids = sequence["input_ids"][bounds[i]:bounds[i + 1]]
+            ids = ids[:-1] if ids and ids[-1] == eos else ids
+            assert text_of[doc_id].startswith(tokenizer.decode(ids, skip_special_tokens=False))
+            starts += 1
+    assert starts == sum(1 for r in rows["train"] if r["source"] == "fim")
 
 
 def test_token_targets_need_a_tokenizer(tmp_path, tables_dir, capsys):
@@ -347,3 +352,38 @@ def test_datasets_loads_the_splits_and_shards_by_rank(tmp_path, tables_dir):
     assert not set(seen[0]) & set(seen[1])
     assert len(seen[0]) + len(seen[1]) == ds["train"].num_rows
     assert abs(len(seen[0]) - len(seen[1])) <= 2
+
+
+# --- the real sample (skipped where ../shared is absent) ------------------------------------------
+
+
+def test_sample_mixture_of_commits_and_fim_end_to_end(tmp_path):
+    from conftest import SHARED_SAMPLE
+
+    if not SHARED_SAMPLE.is_dir():
+        pytest.skip("../shared/data/github_repos_sample is not available")
+    commits, files = tmp_path / "commits", tmp_path / "files"
+    assert run_cli("commits", "--input", SHARED_SAMPLE, "--output", commits, "--quiet") == 0
+    assert run_cli("files", "--input", SHARED_SAMPLE, "--output", files, "--quiet") == 0
+    sources = [
+        {"name": "commits", "path": str(commits / "instructions"), "kind": "instructions",
+         "where": {"format": "octocoder"}, "clusters": str(commits / "clusters"), "weight": 1},
+        {"name": "fim", "path": str(files / "fim"), "kind": "fim", "clusters": str(files / "clusters"), "weight": 1},
+    ]
+    out = mix(tmp_path, mixture(tmp_path, {}, sources=sources, splits={"validation": 0.1}, group_by_repo=False))
+    manifest = manifest_of(out)
+    assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+    rows = split_rows(out)
+    train = Counter(r["source"] for r in rows["train"])
+    assert train["commits"] == pytest.approx(train["fim"], rel=0.25)  # equal weights: equal shares, by rows
+    assert rows["validation"]
+    # no dedup cluster and no file has rows in both splits
+    cluster_of = {r["id"]: r["cluster_id"] for r in pq.read_table(files / "clusters").to_pylist()}
+    sides = defaultdict(set)
+    for split, split_rows_ in rows.items():
+        for r in split_rows_:
+            sides[("file", r["repo"], r["path"])].add(split)
+            if r["source"] == "fim":
+                member = r["id"].split("/", 1)[1].rsplit(":", 1)[0]
+                sides[("cluster", cluster_of.get(member, member))].add(split)
+    assert all(len(s) == 1 for s in sides.values())

@@ -307,3 +307,19 @@ MIXTURE_EXAMPLES = pa.schema(
         ("lang", pa.string()),
     ]
 )
+
+# One row per packed sequence, in files ``packed/<split>-NNNNN-of-NNNNN.parquet``: exactly
+# ``seq_len`` token ids (documents of `text` sources in shuffled order, each followed by EOS, the
+# last sequence of a shard padded). ``doc_ids[i]`` (an ``examples`` id, ``#k`` for a repeat) has a
+# piece starting at ``input_ids[doc_starts[i]]``, running to the next start or ``num_tokens``
+# (the tokens that are not padding); ``continues``: the first piece began in the sequence before.
+PACKED_SEQUENCES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("input_ids", pa.list_(pa.int32())),
+        ("doc_ids", pa.list_(pa.string())),
+        ("doc_starts", pa.list_(pa.int32())),
+        ("num_tokens", pa.int32()),
+        ("continues", pa.bool_()),
+    ]
+)
