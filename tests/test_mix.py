@@ -387,3 +387,15 @@ def test_sample_mixture_of_commits_and_fim_end_to_end(tmp_path):
                 member = r["id"].split("/", 1)[1].rsplit(":", 1)[0]
                 sides[("cluster", cluster_of.get(member, member))].add(split)
     assert all(len(s) == 1 for s in sides.values())
+
+
+def test_multi_processing_gives_the_same_bytes_as_in_memory(tmp_path, tables_dir, tiny_tokenizer):
+    config = mixture(tmp_path, tables_dir, shards={"train": 3, "validation": None, "test": None})
+    args = ["--tokenizer", tiny_tokenizer, "--pack", "128"]
+    single = mix(tmp_path, config, "single", *args)
+    multi = mix(tmp_path, config, "multi", *args, "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    files = sorted(p.relative_to(single) for p in single.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(multi) for p in multi.rglob("*.parquet"))
+    assert any(str(f).startswith("packed/") for f in files)
+    for rel in files:
+        assert (single / rel).read_bytes() == (multi / rel).read_bytes(), rel

@@ -35,7 +35,7 @@ from codecorpus.pipelines import common
 from codecorpus.transforms import commitpack as cp
 from codecorpus.transforms import pii
 from codecorpus.transforms.dedup import CLUSTERS, Deduplicate, check_config
-from codecorpus.transforms.routing import STATS, Ledger, routed
+from codecorpus.transforms.routing import STATS, Ledger, dead_letter_order, routed
 
 INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
 PII_FIELDS = ("old_contents", "new_contents", "subject", "message")
@@ -90,7 +90,7 @@ SORT_KEYS = {
     "commitpackft": lambda r: (r["commit"],),
     "instructions": lambda r: (r["commit"], r["format"]),
     "clusters": lambda r: (r["cluster_id"], r["id"]),
-    "dead_letter": lambda r: (r["table"], r["stage"], r["key"] or "", r["source"] or "", r["error"], r["raw"]),
+    "dead_letter": dead_letter_order,
 }
 
 

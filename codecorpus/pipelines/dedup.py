@@ -22,9 +22,8 @@ from codecorpus.io import manifest as manifest_io
 from codecorpus.io import tables
 from codecorpus.io.parquet import WriteTable
 from codecorpus.pipelines import common
-from codecorpus.pipelines.commits import SORT_KEYS as COMMIT_SORT_KEYS
 from codecorpus.transforms.dedup import CLUSTERS, DECONTAMINATE, Deduplicate, check_config, key_of_record, record_id
-from codecorpus.transforms.routing import Ledger, routed
+from codecorpus.transforms.routing import Ledger, dead_letter_order, routed
 
 SUMMARY = "any JSONL/Parquet table -> decontaminated, exact- and near-deduplicated records"
 DESCRIPTION = """\
@@ -115,7 +114,7 @@ def build(pipeline: beam.Pipeline, files: list[str], schema, args, config: dict)
     sort_keys = {
         "records": lambda r: (record_id(r, id_field),),
         "clusters": lambda r: (r["cluster_id"], r["id"]),
-        "dead_letter": COMMIT_SORT_KEYS["dead_letter"],
+        "dead_letter": dead_letter_order,
     }
     dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
     tables_out = table_schemas(schema)

@@ -36,7 +36,7 @@ from codecorpus.transforms import pii
 from codecorpus.transforms.dedup import CLUSTERS, Deduplicate, check_config
 from codecorpus.transforms.fim_structure import StructureSpans
 from codecorpus.transforms.languages import language_of
-from codecorpus.transforms.routing import STATS, Drop, Ledger, dead_letter, routed
+from codecorpus.transforms.routing import STATS, Drop, Ledger, dead_letter, dead_letter_order, routed
 
 ID_FIELD = "file_id"   # repo:ref:path, the id dedup keys records by
 
@@ -86,7 +86,7 @@ SORT_KEYS = {
     "files": lambda r: (r["repo"], r["path"], r["ref"] or ""),
     "fim": lambda r: (r["repo"], r["path"], r["ref"] or "", r["chunk"]),
     "clusters": lambda r: (r["cluster_id"], r["id"]),
-    "dead_letter": lambda r: (r["table"], r["stage"], r["key"] or "", r["source"] or "", r["error"], r["raw"]),
+    "dead_letter": dead_letter_order,
 }
 
 

@@ -28,9 +28,8 @@ from codecorpus.io.parquet import WriteTable
 from codecorpus.io.shards import BalancedShards, WriteSplitShard, finalise_split_table
 from codecorpus.pipelines import common
 from codecorpus.pipelines import mixture
-from codecorpus.pipelines.commits import SORT_KEYS as COMMIT_SORT_KEYS
 from codecorpus.transforms import mixing
-from codecorpus.transforms.routing import Ledger
+from codecorpus.transforms.routing import Ledger, dead_letter_order
 
 SUMMARY = "our tables -> one training set: mixture weights, leak-free splits, balanced shuffled shards, packing"
 DESCRIPTION = """\
@@ -192,5 +191,5 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
 
     dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteTable(output, "dead_letter", schemas.DEAD_LETTER,
-                                                         COMMIT_SORT_KEYS["dead_letter"], config["output"])
+                                                         dead_letter_order, config["output"])
     _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)

@@ -203,7 +203,8 @@ def summarise(manifest: dict, plan: Plan) -> dict:
             shards.setdefault(table, {})[split] = {"shards": len(sizes), "rows": sum(sizes),
                                                    "min_rows": min(sizes), "max_rows": max(sizes)}
     leakage = {k: v for k, v in counters.items() if k.startswith("leakage/")}
-    return {"mixture": mixture, "shards": shards, "leakage": leakage,
+    groups = {split: counters.get(f"mix/groups/{split}", 0) for split in plan.splits}
+    return {"mixture": mixture, "shards": shards, "leakage": leakage, "split_groups": groups,
             "weight_unit": config.get("weight_unit", "rows")}
 
 
@@ -239,6 +240,8 @@ def write_card(output: str, manifest: dict, plan: Plan) -> None:
         share = entry["splits"]["train"]["share_of_rows"]
         cells.append("-" if share is None else f"{share:.1%}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Groups per split (rows linked by a cluster, file or repository are one group; the split fractions "
+              "apply to groups): " + ", ".join(f"{s} {n:,}" for s, n in manifest["split_groups"].items()) + "."]
     lines += ["", "## Files", "", "| table | split | shards | rows | rows per shard |", "|---|---|---:|---:|---|"]
     for table, per_split in manifest["shards"].items():
         for split, s in per_split.items():

@@ -28,7 +28,8 @@ from codecorpus.io.parquet import WriteTable
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import InputSpec, parse_inputs
 from codecorpus.pipelines import common
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Ledger, Progress, dead_letter, route_events, routed
+from codecorpus.transforms.routing import (DEAD_LETTER, STATS, Ledger, Progress, dead_letter, dead_letter_order,
+                                           route_events, routed)
 from codecorpus.transforms.sql import database
 from codecorpus.transforms.sql.ddl import DIALECTS
 
@@ -83,7 +84,7 @@ SORT_KEYS = {
     "sql_databases": lambda r: (r["db_id"],),
     "sql_triples": lambda r: (r["db_id"], r["sql"]),
     "sql_preferences": lambda r: (r["db_id"], r["gold_sql"], r["chosen"], r["rejected"]),
-    "dead_letter": lambda r: (r["table"], r["stage"], r["key"] or "", r["source"] or "", r["error"], r["raw"]),
+    "dead_letter": dead_letter_order,
 }
 
 

@@ -392,7 +392,7 @@ from codecorpus.io import tables  # noqa: E402
 from codecorpus.transforms.dedup import ConnectedComponents  # noqa: E402
 from codecorpus.transforms.routing import STATS, Count, Drop, dead_letter, routed  # noqa: E402
 
-INTERNAL = ("_member", "_file", "_repo", "_ids", "_key")
+INTERNAL = ("_member", "_file", "_repo", "_group", "_ids", "_key")
 
 
 def where_counter(source: str) -> str:
@@ -416,7 +416,7 @@ class _RenderEvents:
     def __call__(self, element):
         record, joined = element
         source = self.source
-        if not tables_matches(source, record):
+        if not matches(source.where, record):
             return [Drop(where_counter(source.name))]
         if source.join is not None:
             if joined is None:
@@ -427,10 +427,6 @@ class _RenderEvents:
         if is_empty(row):
             return [Drop(empty_counter(source.name))]
         return [row]
-
-
-def tables_matches(source: Source, record: dict) -> bool:
-    return matches(source.where, record)
 
 
 def _join_events(key, ones, many):
@@ -519,7 +515,7 @@ class _SplitOfNode:
             return []
         label = min(joined["label"]) if joined["label"] else node
         split = split_of(label, self.seed, self.fractions)
-        events = [{**rows[0], "split": split}]
+        events = [{**rows[0], "split": split, "_group": label}]
         for extra in rows[1:]:
             events.append(dead_letter("split", extra["source"], extra["id"], f"duplicate id {extra['id']!r} in "
                                       f"source {extra['source']}: ids must be unique (set the source's `id` template)",
@@ -530,7 +526,8 @@ class _SplitOfNode:
 class AssignSplits(beam.PTransform):
     """rows -> rows with ``split``: connected components over rows, dedup members (joined by the
     ``clusters`` links), files and optionally repositories; each component's split is a seeded
-    draw of its smallest node. Counters ``mix/groups/...`` (rounds, convergence)."""
+    draw of its smallest node. Counters: ``mix/components/...`` (rounds, convergence) and
+    ``mix/groups/<split>`` (groups per split)."""
 
     def __init__(self, cluster_links, seed: int, fractions: dict, by_repo: bool, max_rounds: int):
         super().__init__()
@@ -542,13 +539,17 @@ class AssignSplits(beam.PTransform):
         edges = [rows | "GroupEdges" >> beam.FlatMap(group_edges, by_repo)]
         edges += [links | f"ClusterEdges{i}" >> beam.FlatMap(cluster_edge) for i, links in enumerate(self.cluster_links)]
         components = tuple(edges) | "AllEdges" >> beam.Flatten() | "Components" >> ConnectedComponents(
-            self.max_rounds, counter_prefix="mix/groups")
+            self.max_rounds, counter_prefix="mix/components")
         by_node = rows | "ByNode" >> beam.Map(lambda r: (row_node(r), r))
         joined = {"label": components["labels"], "row": by_node} | "JoinLabels" >> beam.CoGroupByKey()
         split = joined | "SplitOfGroup" >> routed(_SplitOfNode(self.seed, self.fractions, "mix"), "split", "mix",
                                                    key_of=lambda kv: kv[0])
+        groups = (split["kept"]
+                  | "GroupAndSplit" >> beam.Map(lambda r: (r["_group"], r["split"]))
+                  | "DistinctGroups" >> beam.Distinct()
+                  | "GroupsPerSplit" >> beam.Map(lambda gs: (f"mix/groups/{gs[1]}", 1)))
         return {"kept": split["kept"], "dead_letter": split["dead_letter"],
-                STATS: (components[STATS], split[STATS]) | "SplitStats" >> beam.Flatten()}
+                STATS: (components[STATS], split[STATS], groups) | "SplitStats" >> beam.Flatten()}
 
 
 # --- sampling ---------------------------------------------------------------------------------

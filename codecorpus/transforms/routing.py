@@ -192,3 +192,8 @@ def routed(fn, stage: str, table: str, key_of=lambda _: None, max_raw_chars: int
     ``side_inputs`` (e.g. ``AsSingleton``s) after the element."""
     return beam.ParDo(Route(fn, stage, table, key_of, max_raw_chars), *side_inputs).with_outputs(
         DEAD_LETTER, STATS, main="kept")
+
+
+def dead_letter_order(row: dict) -> tuple:
+    """The sort key of ``dead_letter/`` rows in every job: table, stage, key, source, error, raw."""
+    return row["table"], row["stage"], row["key"] or "", row["source"] or "", row["error"], row["raw"]
