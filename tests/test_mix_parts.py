@@ -18,7 +18,8 @@ from codecorpus.pipelines.common import make_local_runner
 from codecorpus.transforms import minhash as mh
 from codecorpus.transforms import mixing
 from codecorpus.transforms.leakage import CrossSplitNearDuplicates, eval_train_pairs, node
-from codecorpus.transforms.tokens import Packer, TokenizeRows, encode_texts, load_tokenizer, pack_documents, token_id
+from codecorpus.transforms.tokens import (Packer, TokenizeRows, encode_texts, ids_from_bytes, load_tokenizer,
+                                         pack_documents, token_id)
 
 
 def pipeline() -> beam.Pipeline:
@@ -179,9 +180,11 @@ def test_tokenize_rows_dofn_counts_in_batches_and_pickles_light(tiny_tokenizer):
     assert len(pickler.dumps(fn)) < 10_000
     tokenizer = load_tokenizer(tiny_tokenizer)
     rows = [{"id": i, "text": f"def f{i}(x):\n    return x + {i}\n" * (i % 3)} for i in range(7)]
-    expected = [(r["id"], len(tokenizer.encode(r["text"], add_special_tokens=False).ids)) for r in rows]
+    expected = [(r["id"], len(tokenizer.encode(r["text"], add_special_tokens=False).ids),
+                 tokenizer.encode(r["text"], add_special_tokens=False).ids) for r in rows]
     with pipeline() as p:
-        out = p | beam.Create(rows) | beam.ParDo(fn) | beam.Map(lambda r: (r["id"], r["num_tokens"]))
+        out = (p | beam.Create(rows) | beam.ParDo(fn)
+               | beam.Map(lambda r: (r["id"], r["num_tokens"], ids_from_bytes(r["_ids"]))))
         assert_that(out, equal_to(expected))
 
 

@@ -6,10 +6,11 @@ whose row counts differ by at most one. Reading the shards in order gives the gl
 order; giving rank r every W-th shard gives every rank the same number of rows (±1 per shard).
 
 How, without a global sort on one worker: the key space is cut into buckets (contiguous key
-ranges, about ``bucket_rows`` rows each); a count per bucket (one integer per bucket, the only
-thing gathered) gives each bucket its first global rank; each bucket is sorted on its own
-worker, so every row learns its global rank and with it its shard; each shard is then grouped,
-sorted, and written. Rows cross two shuffles; no step holds more than a bucket or a shard.
+ranges, about ``bucket_rows`` rows each); a count per bucket (one integer per bucket) gives each
+bucket its first global rank; the sort keys of each bucket are sorted on their own worker, which
+finds the keys at which shards begin (``num_shards - 1`` of them, gathered); every row then
+bisects those to find its shard, and each shard is grouped, sorted and written. Rows cross one
+shuffle, sort keys two; no step holds more than a bucket's keys or a shard.
 
 Files go to ``<output>/_tmp/<table>/<split>-shard-NNNNN.parquet``; ``finalise_split_table``
 renames them to ``<table>/<split>-00000-of-0000N.parquet`` (the layout ``datasets`` reads as
@@ -18,6 +19,7 @@ splits) after the run.
 
 from __future__ import annotations
 
+import bisect
 import math
 import posixpath
 from typing import Callable
@@ -88,15 +90,52 @@ def layout(rows: int, total_bytes: int, fixed, target_bytes: int, multiple: int,
     return {"rows": rows, "shards": shards, "buckets": buckets}
 
 
-class _RankInBucket(beam.DoFn):
-    def __init__(self, order: Callable):
-        self.order = order
+class _ShardStartsInBucket(beam.DoFn):
+    """(bucket, sort keys) -> (shard, sort key of its first row) for every shard that starts in
+    this bucket: the rows are ranked globally from the bucket's first rank."""
 
     def process(self, element, plan, offsets):
-        bucket, rows = element
-        first = offsets.get(bucket, 0)
-        for j, row in enumerate(sorted(rows, key=self.order)):
-            yield (first + j) * plan["shards"] // plan["rows"], row
+        bucket, orders = element
+        first, rows, shards = offsets.get(bucket, 0), plan["rows"], plan["shards"]
+        for j, order in enumerate(sorted(orders)):
+            rank = first + j
+            shard = rank * shards // rows
+            if shard > 0 and (rank - 1) * shards // rows != shard:
+                yield shard, order
+
+
+class _ShardStarts(beam.CombineFn):
+    """(shard, first sort key) pairs -> the first sort keys of shards 1..N-1, in shard order."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, element):
+        acc[element[0]] = element[1]
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        merged = {}
+        for acc in accumulators:
+            merged.update(acc)
+        return merged
+
+    def extract_output(self, acc):
+        return [acc[shard] for shard in sorted(acc)]
+
+
+class ShardBoundaries(beam.PTransform):
+    """(bucket, sort key) -> a singleton list of the sort keys where shards 1..N-1 begin."""
+
+    def __init__(self, plan, offsets):
+        super().__init__()
+        self.plan, self.offsets = plan, offsets
+
+    def expand(self, orders):
+        return (orders
+                | "GroupBucketKeys" >> beam.GroupByKey()
+                | "ShardStarts" >> beam.ParDo(_ShardStartsInBucket(), self.plan, self.offsets)
+                | "GatherShardStarts" >> beam.CombineGlobally(_ShardStarts()))
 
 
 def _sorted_shard(element, plan, order):
@@ -105,28 +144,32 @@ def _sorted_shard(element, plan, order):
 
 
 class BalancedShards(beam.PTransform):
-    """rows with ``_key`` -> ``(shard, num_shards, rows in key order)`` with equal counts (±1)."""
+    """rows with ``_key`` -> ``(shard, num_shards, rows in key order)`` with equal counts (±1).
+
+    Only sort keys cross the shuffles that rank the rows; the rows themselves cross one, to
+    their shard (found by bisecting the shard boundaries, a list of ``num_shards - 1`` keys)."""
 
     def __init__(self, fixed_shards, target_bytes: int, multiple: int = 1,
                  order: Callable = lambda row: (row[KEY], row.get("id")), bucket_rows: int = 20_000,
-                 max_buckets: int = 1 << 16):
+                 max_buckets: int = 1 << 16, size_of: Callable = approx_bytes):
         super().__init__()
         self.fixed, self.target, self.multiple = fixed_shards, target_bytes, multiple
         self.order, self.bucket_rows, self.max_buckets = order, bucket_rows, max_buckets
+        self.size_of = size_of
 
     def expand(self, rows):
         fixed, target, multiple = self.fixed, self.target, self.multiple
         bucket_rows, max_buckets, order = self.bucket_rows, self.max_buckets, self.order
         count = rows | "CountRows" >> beam.Map(lambda _: 1) | "SumRows" >> beam.CombineGlobally(sum)
-        size = rows | "MeasureBytes" >> beam.Map(approx_bytes) | "SumBytes" >> beam.CombineGlobally(sum)
+        size = rows | "MeasureBytes" >> beam.Map(self.size_of) | "SumBytes" >> beam.CombineGlobally(sum)
         plan = beam.pvalue.AsSingleton(
             count | "Layout" >> beam.Map(lambda n, b: layout(n, b, fixed, target, multiple, bucket_rows, max_buckets),
                                          beam.pvalue.AsSingleton(size)))
-        keyed = rows | "KeyByBucket" >> beam.Map(lambda row, p: (bucket_of(row[KEY], p["buckets"]), row), plan)
-        offsets = beam.pvalue.AsSingleton(keyed | "BucketRanks" >> CountPerBucket())
-        return (keyed
-                | "GroupBucket" >> beam.GroupByKey()
-                | "RankInBucket" >> beam.ParDo(_RankInBucket(order), plan, offsets)
+        orders = rows | "SortKeys" >> beam.Map(lambda row, p: (bucket_of(row[KEY], p["buckets"]), order(row)), plan)
+        offsets = beam.pvalue.AsSingleton(orders | "BucketRanks" >> CountPerBucket())
+        starts = beam.pvalue.AsSingleton(orders | "Boundaries" >> ShardBoundaries(plan, offsets))
+        return (rows
+                | "ToShard" >> beam.Map(lambda row, b: (bisect.bisect_right(b, order(row)), row), starts)
                 | "GroupShard" >> beam.GroupByKey()
                 | "SortShard" >> beam.Map(_sorted_shard, plan, order))
 
@@ -135,14 +178,18 @@ class WriteSplitShard(beam.DoFn):
     """(shard, num_shards, rows) -> ``_tmp/<table>/<split>-shard-NNNNN.parquet``; columns not in
     ``schema`` (the ``_`` internals) are left out."""
 
-    def __init__(self, output: str, table: str, split: str, schema, row_group_bytes: int, compression: str):
+    def __init__(self, output: str, table: str, split: str, schema, row_group_bytes: int, compression: str,
+                 prepare: Callable = None):
         self.tmp_dir = join_path(output, TMP_DIR, table)
         self.split, self.schema = split, schema
         self.row_group_bytes, self.compression = row_group_bytes, compression
+        self.prepare = prepare
 
     def process(self, element):
         shard, _, rows = element
         names = self.schema.names
+        if self.prepare is not None:
+            rows = [self.prepare(row) for row in rows]
         path = join_path(self.tmp_dir, f"{self.split}-shard-{shard:05d}.parquet")
         yield path, write_parquet([{k: row.get(k) for k in names} for row in rows], self.schema, path,
                                   self.row_group_bytes, self.compression)

@@ -18,6 +18,8 @@ rows written are the selected rows' copies; and no dedup cluster or file is in t
 
 from __future__ import annotations
 
+import functools
+
 import apache_beam as beam
 
 from codecorpus import schemas
@@ -144,6 +146,7 @@ def run(args, beam_args: list[str]) -> int:
 
 def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
     mix, max_raw = config["mix"], config["dead_letter"]["max_raw_chars"]
+    complete = functools.partial(mixing.complete, template=plan.chat_template)  # rows are shuffled slim
     ledger = Ledger()
 
     rendered = []
@@ -152,7 +155,7 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
             source, plan.files[source.name], plan.join_files.get(source.name, []), plan.chat_template, max_raw))
         if plan.tokenizer:
             rows = rows | f"Tokenize[{source.name}]" >> plan.tokenize(source)
-        rendered.append(rows)
+        rendered.append(rows | f"Slim[{source.name}]" >> beam.Map(mixing.slim))
     rows = tuple(rendered) | "AllSources" >> beam.Flatten()
     cluster_links = [pipeline | f"ReadClusters{i}" >> tables.ReadRecords(files, max_raw, table=f"clusters:{i}")
                      for i, files in enumerate(plan.cluster_files)]
@@ -167,7 +170,7 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
 
         ledger.add_stats(sampled
                          | "FirstCopies" >> beam.Filter(lambda r: r["copy"] == 0)
-                         | "SplitIdText" >> beam.Map(lambda r: (r["split"], r["id"], r["text"] or ""))
+                         | "SplitIdText" >> beam.Map(lambda r: (r["split"], r["id"], complete(r)["text"] or ""))
                          | "CheckNearLeakage" >> CrossSplitNearDuplicates(plan.leakage_config))
 
     splits = list(plan.splits)  # (lambdas capture this list, not the plan)
@@ -175,19 +178,20 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
     for i, name in enumerate(splits):
         shards = by_split[i] | f"Shuffle[{name}]" >> BalancedShards(
             mix["shards"].get(name), mix["shard_target_bytes"], mix["shard_multiple"],
-            order=lambda r: (r["_key"], r["id"], r["copy"]))
+            order=lambda r: (r["_key"], r["id"], r["copy"]), size_of=lambda r: mixing.approx_bytes(complete(r)))
         _ = shards | f"Write[{name}]" >> beam.ParDo(WriteSplitShard(
             output, EXAMPLES, name, schemas.MIXTURE_EXAMPLES, config["output"]["row_group_bytes"],
-            config["output"]["compression"]))
+            config["output"]["compression"], prepare=complete))
         ledger.add_stats(shards | f"Written[{name}]" >> beam.FlatMap(mixing.shard_stats, name))
         if plan.packing:
             packed = shards | f"Pack[{name}]" >> beam.ParDo(plan.packer(name)).with_outputs("stats", main="rows")
             ledger.add_stats(packed.stats)
             _ = (packed.rows
-                 | f"ShufflePacked[{name}]" >> BalancedShards(None, mix["shard_target_bytes"], mix["shard_multiple"])
+                 | f"ShufflePacked[{name}]" >> BalancedShards(
+                     mix["packing"]["shards"].get(name), mix["shard_target_bytes"], mix["shard_multiple"])
                  | f"WritePacked[{name}]" >> beam.ParDo(WriteSplitShard(
                      output, PACKED, name, schemas.PACKED_SEQUENCES, config["output"]["row_group_bytes"],
-                     config["output"]["compression"])))
+                     config["output"]["compression"], prepare=mixing.unpack_ids)))
 
     dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
     _ = dead_letters | "WriteDeadLetters" >> WriteTable(output, "dead_letter", schemas.DEAD_LETTER,

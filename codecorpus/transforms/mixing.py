@@ -285,6 +285,26 @@ def render(row: dict, source: Source, template: dict) -> dict:
     return out
 
 
+def slim(row: dict) -> dict:
+    """The row without what ``complete`` can rebuild (``text``, and a chat row's ``prompt`` and
+    ``completion``): half the bytes of a chat row through the shuffles."""
+    if row["messages"] is not None:
+        return {**row, "text": None, "prompt": None, "completion": None}
+    if row["prompt"] is not None:
+        return {**row, "text": None}
+    return row
+
+
+def complete(row: dict, template: dict) -> dict:
+    """A ``slim`` row as written: ``text``, ``prompt`` and ``completion`` filled in again."""
+    if row["messages"] is not None and row["prompt"] is None:
+        prompt, completion = chat_text(row["messages"], template)
+        return {**row, "prompt": prompt, "completion": completion, "text": prompt + completion}
+    if row["prompt"] is not None and row["text"] is None:
+        return {**row, "text": row["prompt"] + row["completion"]}
+    return row
+
+
 def is_empty(row: dict) -> bool:
     if row["messages"] is not None:
         return not row["completion"] or not any(m["content"] for m in row["messages"][:-1])
@@ -360,7 +380,7 @@ def approx_bytes(row: dict) -> int:
     """A row's size for shard counts: text by characters, lists by items (4 bytes per token id)."""
     total = 0
     for value in row.values():
-        if isinstance(value, str):
+        if isinstance(value, (str, bytes)):
             total += len(value)
         elif isinstance(value, (list, tuple)):
             total += sum(approx_bytes(v) if isinstance(v, dict) else len(v) if isinstance(v, str) else 4
@@ -683,6 +703,13 @@ def shard_stats(element, split: str):
         yield f"mix/unique_rows/{split}/{source}", unique
 
 
+def unpack_ids(sequence: dict) -> dict:
+    """A packed sequence as written: ``input_ids`` back from bytes to a list of ints."""
+    from codecorpus.transforms.tokens import ids_from_bytes
+
+    return {**sequence, "input_ids": ids_from_bytes(sequence["input_ids"])}
+
+
 class PackShard(beam.DoFn):
     """(shard, n, rows) -> fixed-length sequences of the shard's ``text`` rows in shuffled order
     (each with a shuffle ``_key`` for its own balanced shards), and ``packing/<split>/...`` stats."""
@@ -692,21 +719,22 @@ class PackShard(beam.DoFn):
         self.eos_id, self.pad_id, self.remainder = eos_id, pad_id, remainder
 
     def process(self, element):
-        from codecorpus.transforms.tokens import Packer
+        from codecorpus.transforms.tokens import Packer, ids_from_bytes, ids_to_bytes
 
         shard, _, rows = element
         packer = Packer(self.seq_len, self.eos_id, self.pad_id, self.remainder)
         sequences = []
         doc_tokens = 0
         for row in rows:
-            ids = row.get("_ids")
-            if ids is None:
+            if row.get("_ids") is None:
                 continue
+            ids = ids_from_bytes(row["_ids"])
             doc_tokens += len(ids)
             sequences += packer.add(row["id"] if not row.get("copy") else f"{row['id']}#{row['copy']}", ids)
         sequences += packer.finish()
         prefix = f"packing/{self.split}"
         for i, sequence in enumerate(sequences):
+            sequence["input_ids"] = ids_to_bytes(sequence["input_ids"])  # compact through the shuffle
             sequence["id"] = f"{self.split}-{shard:05d}-{i:06d}"
             sequence["_key"] = unit_hash(self.seed, "pack", self.split, shard, i)
             yield sequence
