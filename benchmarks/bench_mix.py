@@ -79,6 +79,20 @@ def train_tokenizer(fim_dir: Path, path: Path, vocab: int) -> float:
     return time.monotonic() - started
 
 
+def tokenizer_alone(examples: Path, tokenizer_path: Path) -> dict:
+    """The tokenizer outside the pipeline, on the same texts: what tokenising costs by itself."""
+    from codecorpus.transforms.tokens import encode_texts, load_tokenizer
+
+    texts = [r["text"] for r in pq.read_table(examples, columns=["text"]).to_pylist()]
+    tokenizer = load_tokenizer(str(tokenizer_path))
+    started, tokens = time.monotonic(), 0
+    for i in range(0, len(texts), 256):
+        tokens += sum(map(len, encode_texts(tokenizer, texts[i:i + 256])))
+    seconds = time.monotonic() - started
+    return {"texts": len(texts), "chars": sum(map(len, texts)), "tokens": tokens, "seconds": round(seconds, 2),
+            "tokens_per_s": round(tokens / seconds), "chars_per_token": round(sum(map(len, texts)) / tokens, 2)}
+
+
 def mixture(outs: dict, path: Path, amounts: dict, **mix) -> Path:
     sources = [
         {"name": "commits", "path": str(outs["commits"] / "commitpack"), "kind": "commitpack",
@@ -100,11 +114,14 @@ def measure(name: str, config: Path, out: Path, runs: int, extra: list[str]) -> 
     read = manifest["accounting"]["rows"]["read"]
     written = manifest["tables"]["examples"]["rows"]
     tokens = sum(v for k, v in counters.items() if k.startswith("mix/tokens/"))
+    tokenised = sum(v for k, v in counters.items() if k.startswith("mix/available_tokens/"))
     packed = manifest["tables"].get("packed", {}).get("rows", 0)
     result = {"name": name, "runs": timings, **best, "rows_read": read, "rows_written": written,
               "tokens_written": tokens, "packed_sequences": packed,
               "rows_per_s": round(read / best["wall_s"]), "written_per_s": round(written / best["wall_s"]),
               "tokens_per_s": round(tokens / best["wall_s"]) if tokens else None,
+              "tokens_tokenised": tokenised,
+              "tokenised_per_s": round(tokenised / best["wall_s"]) if tokenised else None,
               "accounting_holds": all(t["holds"] for t in manifest["accounting"].values()),
               "leakage": manifest["leakage"], "mixture": manifest["mixture"], "shards": manifest["shards"],
               "files": {t: manifest["tables"][t]["files"] for t in manifest["tables"]}}
@@ -129,13 +146,22 @@ def report(results: dict, out_dir: Path) -> None:
              f"{results['args']['vocab']:,} tokens trained on the FIM text here in "
              f"{results['tokenizer_train_s']:.1f} s (no hub).", "",
              "## Speed (best of the runs; wall includes interpreter and Beam start-up)", "",
-             "| run | wall s | pipeline s | CPU s | peak RSS MB | rows read | rows written | tokens written | "
-             "packed seqs | rows/s | written/s | tokens/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "rows/s = rows read / wall; written/s = example rows written (repeats included) / wall; tokenised/s = "
+             "tokens of every rendered row (each tokenised once, before sampling) / wall; written tokens/s = tokens of "
+             "the written rows (repeats included) / wall.", "",
+             "| run | wall s | pipeline s | CPU s | peak RSS MB | rows read | rows written | tokens tokenised | "
+             "tokens written | packed seqs | rows/s | written/s | tokenised/s | written tokens/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results["runs"]:
         lines.append(f"| {r['name']} | {r['wall_s']} | {r['pipeline_s']} | {r['cpu_s']} | {r['max_rss_mb']} | "
-                     f"{r['rows_read']:,} | {r['rows_written']:,} | {r['tokens_written']:,} | {r['packed_sequences']:,} "
-                     f"| {r['rows_per_s']:,} | {r['written_per_s']:,} | "
+                     f"{r['rows_read']:,} | {r['rows_written']:,} | {r['tokens_tokenised']:,} | {r['tokens_written']:,} | "
+                     f"{r['packed_sequences']:,} | {r['rows_per_s']:,} | {r['written_per_s']:,} | "
+                     f"{'-' if r['tokenised_per_s'] is None else format(r['tokenised_per_s'], ',')} | "
                      f"{'-' if r['tokens_per_s'] is None else format(r['tokens_per_s'], ',')} |")
+    alone = results["tokenizer_alone"]
+    lines += ["", f"The tokenizer alone (`encode_batch`, batches of 256, this process, no Beam) on the "
+              f"{alone['texts']:,} texts of the weighted run: {alone['tokens']:,} tokens in {alone['seconds']} s = "
+              f"**{alone['tokens_per_s']:,} tokens/s** ({alone['chars_per_token']} characters per token)."]
     weighted = next(r for r in results["runs"] if r["name"].startswith("weights + tokenizer"))
     lines += ["", "## Mixture: requested vs achieved (weights 0.3 / 0.5 / 0.2 of rows, total: the largest "
               "that repeats no source)", "",
@@ -147,7 +173,7 @@ def report(results: dict, out_dir: Path) -> None:
                      f"{train['rows']:,} | {train['share_of_rows']:.1%} | {train['tokens']:,} | "
                      f"{train['share_of_tokens']:.1%} | {val['rows']:,} |")
     lines += ["", f"Leakage check of that run: `{json.dumps(weighted['leakage'])}`", "",
-              "## Shards (8 train shards requested)", "", "| table | split | shards | rows min-max | bytes min-max | "
+              "## Shards (8 train and 2 validation shards requested, for examples and packed)", "", "| table | split | shards | rows min-max | bytes min-max | "
               "bytes max/min |", "|---|---|---:|---|---|---:|"]
     for table, per in results["shards"].items():
         for split, s in per.items():
@@ -185,16 +211,18 @@ def main() -> None:
                 work / "mix-r", args.runs, pack),
     ]
     sharded = measure("8 train shards", mixture(outs, work / "s.yaml", weights,
-                                                shards={"train": 8, "validation": 2, "test": None}),
+                                                shards={"train": 8, "validation": 2, "test": None},
+                                                packing={"shards": {"train": 8, "validation": 2, "test": None}}),
                       work / "mix-s", 1, pack)
     shards = {table: {split: spread(files, split) for split in ("train", "validation")}
               for table, files in sharded["files"].items() if table in ("examples", "packed")}
     inputs = {name: json.loads((outs[job] / "manifest.json").read_text())["tables"][table]["rows"]
               for name, job, table in (("commits", "commits", "commitpack"), ("fim", "files", "fim"),
                                        ("sql", "sql", "sql_triples"))}
+    alone = tokenizer_alone(work / "mix-wt" / "examples", tokenizer)
     results = {"when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "args": vars(args), "inputs": inputs, "tokenizer_train_s": train_s,
+               "args": vars(args), "inputs": inputs, "tokenizer_train_s": train_s, "tokenizer_alone": alone,
                "runs": [{k: v for k, v in r.items() if k != "files"} for r in runs], "shards": shards}
     report(results, Path(args.out))
     print((Path(args.out) / "mix.md").read_text())

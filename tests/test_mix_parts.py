@@ -86,6 +86,7 @@ def test_sampling_rates_for_weights_repeats_and_targets():
     # largest total without repeating: a has 300 rows for 75 %, b 1000 rows for 25 % -> total 400
     rates = mixing.sampling_rates(two, {"a": (300, 0), "b": (1000, 0)}, {"total": None})
     assert rates == pytest.approx({"a": 1.0, "b": 0.1})
+    assert mixing.sampling_rates(two, {"a": (0, 0), "b": (1000, 0)}, {"total": None}) == {"a": 0.0, "b": 1.0}
     rates = mixing.sampling_rates(two, {"a": (300, 3000), "b": (1000, 1000)}, {"total": 8000, "weight_unit": "tokens"})
     assert rates == pytest.approx({"a": 2.0, "b": 2.0})
     fixed = mixing.parse_sources({"sources": [{"name": "a", "path": "p", "kind": "fim", "repeat": 2.5},

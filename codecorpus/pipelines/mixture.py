@@ -179,7 +179,9 @@ def summarise(manifest: dict, plan: Plan) -> dict:
         name = source.name
         available = counters.get(f"mix/selected/{name}", 0) + counters.get(f"filter/sample/{name}", 0)
         entry = {"kind": source.kind, "requested": {source.amount[0]: source.amount[1]},
-                 "rows_available": available, "rate": counters.get(f"mix/rate_ppm/{name}", 0) / 1_000_000,
+                 "rows_available": available,
+                 "tokens_available": counters.get(f"mix/available_tokens/{name}", 0) if plan.tokenizer else None,
+                 "rate": counters.get(f"mix/rate_ppm/{name}", 0) / 1_000_000,
                  "splits": {}}
         if weights:
             entry["requested_share"] = weights[name] / sum(weights.values())

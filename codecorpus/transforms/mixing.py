@@ -22,10 +22,13 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import apache_beam as beam
 import xxhash
 
 from codecorpus.config import ConfigError
-from codecorpus.transforms.dedup import canonical_json
+from codecorpus.io import tables
+from codecorpus.transforms.dedup import ConnectedComponents, canonical_json, stream_join
+from codecorpus.transforms.routing import STATS, Count, Drop, dead_letter, routed
 
 SPLITS = ("train", "validation", "test")
 RENDERS = ("text", "messages", "prompt_completion")
@@ -359,7 +362,8 @@ def sampling_rates(sources: list[Source], available: dict[str, tuple[int, int]],
         share = {name: w / sum(weights.values()) for name, w in weights.items()}
         total = mix.get("total")
         if total is None:
-            fits = [available[name][index] / share[name] for name in share if share[name] > 0]
+            # an empty source cannot take its share; the others still fill theirs
+            fits = [available[name][index] / share[name] for name in share if share[name] > 0 and available[name][index]]
             total = min(fits) if fits else 0
         for name in share:
             have = available[name][index]
@@ -405,12 +409,6 @@ def shard_count(rows: int, total_bytes: int, fixed: Optional[int], target_bytes:
 
 
 # --- Beam transforms ----------------------------------------------------------------------------
-
-import apache_beam as beam  # noqa: E402  (the pure functions above need no Beam)
-
-from codecorpus.io import tables  # noqa: E402
-from codecorpus.transforms.dedup import ConnectedComponents  # noqa: E402
-from codecorpus.transforms.routing import STATS, Count, Drop, dead_letter, routed  # noqa: E402
 
 INTERNAL = ("_member", "_file", "_repo", "_group", "_ids", "_key")
 
@@ -468,8 +466,6 @@ class ReadSource(beam.PTransform):
         self.template, self.max_raw = template, max_raw_chars
 
     def expand(self, pbegin):
-        from codecorpus.transforms.dedup import stream_join
-
         source, max_raw = self.source, self.max_raw
         read = pbegin | "Read" >> tables.ReadRecords(self.files, max_raw, table=source.name)
         dead, stats = [read["dead_letter"]], [read[STATS]]
@@ -625,8 +621,10 @@ class SampleRows(beam.PTransform):
                                             side_inputs=[beam.pvalue.AsSingleton(rates)])
         rate_stats = rates | "RateStats" >> beam.FlatMap(
             lambda r: [(f"mix/rate_ppm/{name}", round(rate * 1_000_000)) for name, rate in r.items()])
+        available_stats = totals | "AvailableStats" >> beam.Map(lambda kv: (f"mix/available_{kv[0][1]}/{kv[0][0]}",
+                                                                            kv[1]))
         return {"kept": sampled["kept"], "dead_letter": sampled["dead_letter"],
-                STATS: (sampled[STATS], rate_stats) | "SampleStats" >> beam.Flatten()}
+                STATS: (sampled[STATS], rate_stats, available_stats) | "SampleStats" >> beam.Flatten()}
 
 
 # --- leakage: groups that ended up on both sides --------------------------------------------------
