@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
+import yaml
 from apache_beam.internal import pickler
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
-from codecorpus.config import ConfigError, load_config
+from codecorpus.config import ConfigError, load_config, merge
 from codecorpus.io.shards import BalancedShards, bucket_of, bucket_offsets
 from codecorpus.pipelines.common import make_local_runner
 from codecorpus.transforms import minhash as mh
@@ -236,3 +238,11 @@ def test_bucket_pairs_only_cross_the_train_boundary_and_are_capped():
                                     (node("test", "d"), node("train", "a")), (node("test", "d"), node("train", "b"))])
     assert not cut
     assert eval_train_pairs(members, cap=2)[1]
+
+
+def test_the_readme_demo_mixture_is_a_valid_config():
+    path = Path(__file__).resolve().parents[1] / "docs" / "mixture-demo.yaml"
+    config = merge(load_config(), yaml.safe_load(path.read_text()))
+    sources = mixing.parse_sources(config["mix"])
+    assert [(s.name, s.kind, s.amount) for s in sources] == [("commits", "commitpack", ("repeat", 2)),
+                                                              ("fim", "fim", ("repeat", 1))]
