@@ -3,6 +3,7 @@ as it came out: manifest entries, accounting identities, dataset card)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -265,6 +266,7 @@ def write_card(output: str, manifest: dict, plan: Plan) -> None:
               "# or with pyarrow: every world_size-th file is this rank's", "import pyarrow.dataset as pds",
               f"files = sorted(pds.dataset('{output}/{tables_out[0]}').files)",
               "mine = pds.dataset([f for f in files if '/train-' in f][rank::world_size])", "```", "",
-              "Every counter, the full configuration and the code version are in `manifest.json`.", ""]
+              "## How it was made", "", "```json", json.dumps({"accounting": manifest["accounting"]}, indent=2), "```",
+              "", "Every counter, the full configuration and the code version are in `manifest.json`.", ""]
     with fsspec.open(join_path(output, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
