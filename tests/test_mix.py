@@ -263,6 +263,9 @@ def test_tokenizer_counts_and_packing(tmp_path, tables_dir, tiny_tokenizer):
         assert r["num_tokens"] == len(tokenizer.encode(r["text"], add_special_tokens=False).ids)
     manifest = manifest_of(out)
     assert manifest["accounting"]["packing"]["holds"], manifest["accounting"]["packing"]
+    # no amount is in tokens: only the kept rows were tokenised, after sampling
+    assert not any(k.startswith("mix/available_tokens/") for k in manifest["counters"])
+    assert manifest["mixture"]["fim"]["tokens_available"] is None
     for split in ("train", "validation"):
         tokens = manifest["mixture"]["fim"]["splits"][split]["tokens"]
         assert tokens == sum(r["num_tokens"] for r in rows[split] if r["source"] == "fim")
@@ -399,3 +402,21 @@ def test_multi_processing_gives_the_same_bytes_as_in_memory(tmp_path, tables_dir
     assert any(str(f).startswith("packed/") for f in files)
     for rel in files:
         assert (single / rel).read_bytes() == (multi / rel).read_bytes(), rel
+
+
+def test_token_targets_count_every_row_before_sampling(tmp_path, tables_dir, tiny_tokenizer):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(tiny_tokenizer)
+    fim_tokens = sum(len(tokenizer.encode(r["text"], add_special_tokens=False).ids)
+                     for r in pq.read_table(tables_dir["fim"]).to_pylist())
+    sources = [{"name": "fim", "path": tables_dir["fim"], "kind": "fim", "target_tokens": fim_tokens // 2},
+               {"name": "commits", "path": tables_dir["commitpackft"], "kind": "commitpack", "repeat": 0.5}]
+    out = mix(tmp_path, mixture(tmp_path, tables_dir, sources=sources), "out", "--tokenizer", tiny_tokenizer)
+    manifest = manifest_of(out)
+    fim = manifest["mixture"]["fim"]
+    assert fim["tokens_available"] == fim_tokens
+    assert fim["rate"] == pytest.approx(0.5, abs=1e-5)
+    written = sum(fim["splits"][s]["tokens"] for s in fim["splits"])
+    assert written == pytest.approx(fim_tokens / 2, rel=0.3)
+    assert manifest["accounting"]["rows"]["holds"]

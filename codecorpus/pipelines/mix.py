@@ -5,9 +5,9 @@ The recipe:
     for each source in the mixture        commit instructions, FIM examples, SQL triples, files ...
       read its table                      read/<source>; malformed rows          => dead_letter/
       -> render to the common schema      text | messages | prompt + completion; filter/where|empty/<source>
-      -> count tokens (--tokenizer)
     -> assign splits                      connected groups (dedup clusters, files, repos) fall on one side
     -> sample                             each source's rate from its weight / repeat / target; filter/sample/<source>
+    -> count tokens (--tokenizer)         the kept rows once each (every row first, for token targets)
     -> check leakage                      groups and near-duplicates across splits   leakage/...
     -> shuffle into balanced shards       per split, equal rows (±1)    => examples/<split>-NNNNN-of-NNNNN.parquet
     -> pack (--pack N)                    text rows -> N-token sequences => packed/<split>-NNNNN-of-NNNNN.parquet
@@ -153,8 +153,8 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
     for source in plan.sources:
         rows = ledger.take(pipeline | f"Read[{source.name}]" >> mixing.ReadSource(
             source, plan.files[source.name], plan.join_files.get(source.name, []), plan.chat_template, max_raw))
-        if plan.tokenizer:
-            rows = rows | f"Tokenize[{source.name}]" >> plan.tokenize(source)
+        if plan.tokens_before_sampling:  # token targets or token weights need every row's count
+            rows = rows | f"Tokenize[{source.name}]" >> plan.tokenize()
         rendered.append(rows | f"Slim[{source.name}]" >> beam.Map(mixing.slim))
     rows = tuple(rendered) | "AllSources" >> beam.Flatten()
     cluster_links = [pipeline | f"ReadClusters{i}" >> tables.ReadRecords(files, max_raw, table=f"clusters:{i}")
@@ -163,18 +163,21 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
 
     split = ledger.take(rows | "AssignSplits" >> mixing.AssignSplits(
         links, plan.seed, plan.fractions, mix["group_by_repo"], mix["group_max_rounds"]))
-    sampled = ledger.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw))
+    sampled = ledger.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw,
+                                                                 counts_tokens=plan.tokens_before_sampling))
+    if plan.tokenizer and not plan.tokens_before_sampling:  # only the rows that are kept, once each
+        sampled = sampled | "Tokenize" >> plan.tokenize()
     ledger.add_stats(sampled | "CheckGroupLeakage" >> mixing.CheckGroupLeakage(links))
     if mix["leakage_check"]["enabled"]:
         from codecorpus.transforms.leakage import CrossSplitNearDuplicates
 
         ledger.add_stats(sampled
-                         | "FirstCopies" >> beam.Filter(lambda r: r["copy"] == 0)
                          | "SplitIdText" >> beam.Map(lambda r: (r["split"], r["id"], complete(r)["text"] or ""))
                          | "CheckNearLeakage" >> CrossSplitNearDuplicates(plan.leakage_config))
+    copies = sampled | "Copies" >> beam.FlatMap(mixing.expand_copies, plan.seed)
 
     splits = list(plan.splits)  # (lambdas capture this list, not the plan)
-    by_split = sampled | "BySplit" >> beam.Partition(lambda r, n: splits.index(r["split"]), len(splits))
+    by_split = copies | "BySplit" >> beam.Partition(lambda r, n: splits.index(r["split"]), len(splits))
     for i, name in enumerate(splits):
         shards = by_split[i] | f"Shuffle[{name}]" >> BalancedShards(
             mix["shards"].get(name), mix["shard_target_bytes"], mix["shard_multiple"],

@@ -3,6 +3,7 @@ as it came out: manifest entries, accounting identities, dataset card)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Optional
@@ -33,13 +34,18 @@ class Plan:
     tokenizer: Optional[str] = None
     packing: Optional[dict] = None    # {seq_len, eos_id, pad_id, remainder} when packing
     group_by_repo: bool = False
+    tokens_before_sampling: bool = False   # token targets / token weights: count every row's tokens first
     cluster_paths: list = field(default_factory=list)
 
-    def tokenize(self, source):
+    def tokenize(self):
+        """Token counts for rows (slim or not: the text is rebuilt to count it), and the ids of
+        ``text`` sources when packing."""
         from codecorpus.transforms.tokens import TokenizeRows
 
-        ids = "_ids" if self.packing and source.render == "text" else None
-        return beam.ParDo(TokenizeRows(self.tokenizer, text_field="text", count_field="num_tokens", ids_field=ids))
+        packed = frozenset(s.name for s in self.sources if s.render == "text") if self.packing else frozenset()
+        return beam.ParDo(TokenizeRows(self.tokenizer, text_field="text", count_field="num_tokens",
+                                       ids_field="_ids" if packed else None, ids_sources=packed,
+                                       prepare=functools.partial(mixing.complete, template=self.chat_template)))
 
     def packer(self, split: str):
         p = self.packing
@@ -96,7 +102,7 @@ def plan_inputs(mix: dict, paths: dict) -> Plan:
                 splits=mixing.active_splits(fractions), fractions=fractions, seed=int(mix["seed"]),
                 chat_template=dict(mix["chat_template"]), leakage_config=dict(mix["leakage_check"]),
                 tokenizer=tokenizer, packing=packing, cluster_paths=cluster_paths,
-                group_by_repo=bool(mix["group_by_repo"]))
+                group_by_repo=bool(mix["group_by_repo"]), tokens_before_sampling=bool(needs_tokens))
 
 
 def _packing(cfg: dict, tokenizer: Optional[str]) -> dict:
@@ -181,7 +187,8 @@ def summarise(manifest: dict, plan: Plan) -> dict:
         available = counters.get(f"mix/selected/{name}", 0) + counters.get(f"filter/sample/{name}", 0)
         entry = {"kind": source.kind, "requested": {source.amount[0]: source.amount[1]},
                  "rows_available": available,
-                 "tokens_available": counters.get(f"mix/available_tokens/{name}", 0) if plan.tokenizer else None,
+                 "tokens_available": counters.get(f"mix/available_tokens/{name}") if plan.tokens_before_sampling
+                 else None,
                  "rate": counters.get(f"mix/rate_ppm/{name}", 0) / 1_000_000,
                  "splits": {}}
         if weights:

@@ -410,7 +410,7 @@ def shard_count(rows: int, total_bytes: int, fixed: Optional[int], target_bytes:
 
 # --- Beam transforms ----------------------------------------------------------------------------
 
-INTERNAL = ("_member", "_file", "_repo", "_group", "_ids", "_key")
+INTERNAL = ("_member", "_file", "_repo", "_group", "_ids", "_key", "_copies")
 
 
 def where_counter(source: str) -> str:
@@ -576,7 +576,7 @@ def _rows_and_tokens(row: dict):
 
 
 class _Sample:
-    """``routed`` body: a row -> its copies (``copy`` 0.., a shuffle ``_key`` each), or a drop."""
+    """``routed`` body: a row -> the row with how many times it is written (``_copies``), or a drop."""
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -585,18 +585,25 @@ class _Sample:
         n = copies_of(rates.get(row["source"], 0.0), self.seed, row["source"], row["id"], row["split"])
         if n == 0:
             return [Drop(sample_counter(row["source"]))]
-        out = [Count(f"mix/selected/{row['source']}"), Count(f"mix/copies/{row['source']}", n)]
-        return out + [{**row, "copy": k, "_key": shuffle_key(self.seed, row["split"], row["id"], k)}
-                      for k in range(n)]
+        return [Count(f"mix/selected/{row['source']}"), Count(f"mix/copies/{row['source']}", n), {**row, "_copies": n}]
+
+
+def expand_copies(row: dict, seed: int):
+    """A sampled row -> its copies (``copy`` 0.., each with its own shuffle ``_key``)."""
+    n = row["_copies"]
+    for k in range(n):
+        yield {**row, "copy": k, "_key": shuffle_key(seed, row["split"], row["id"], k)}
 
 
 class SampleRows(beam.PTransform):
-    """rows -> their copies by each source's rate (``sampling_rates`` of the rows and tokens the
-    sources have, counted here: a few numbers per source reach every worker)."""
+    """rows -> the selected rows with their number of copies (``_copies``), by each source's rate
+    (``sampling_rates`` of the rows and tokens the sources have, counted here: a few numbers per
+    source reach every worker). ``counts_tokens``: the rows carry ``num_tokens`` already."""
 
-    def __init__(self, sources: list[Source], mix: dict, max_raw_chars: int):
+    def __init__(self, sources: list[Source], mix: dict, max_raw_chars: int, counts_tokens: bool = False):
         super().__init__()
         self.sources, self.mix, self.max_raw = sources, mix, max_raw_chars
+        self.counts_tokens = counts_tokens
 
     def expand(self, rows):
         sources, mix = self.sources, self.mix
@@ -621,8 +628,9 @@ class SampleRows(beam.PTransform):
                                             side_inputs=[beam.pvalue.AsSingleton(rates)])
         rate_stats = rates | "RateStats" >> beam.FlatMap(
             lambda r: [(f"mix/rate_ppm/{name}", round(rate * 1_000_000)) for name, rate in r.items()])
-        available_stats = totals | "AvailableStats" >> beam.Map(lambda kv: (f"mix/available_{kv[0][1]}/{kv[0][0]}",
-                                                                            kv[1]))
+        counted = ("rows", "tokens") if self.counts_tokens else ("rows",)
+        available_stats = totals | "AvailableStats" >> beam.FlatMap(
+            lambda kv: [(f"mix/available_{kv[0][1]}/{kv[0][0]}", kv[1])] if kv[0][1] in counted else [])
         return {"kept": sampled["kept"], "dead_letter": sampled["dead_letter"],
                 STATS: (sampled[STATS], rate_stats, available_stats) | "SampleStats" >> beam.Flatten()}
 
@@ -686,19 +694,21 @@ def shard_stats(element, split: str):
     _, _, rows = element
     per = {}
     for row in rows:
-        rows_tokens = per.setdefault(row["source"], [0, 0, 0])
+        rows_tokens = per.setdefault(row["source"], [0, 0, 0, 0])
         rows_tokens[0] += 1
         rows_tokens[1] += row.get("num_tokens") or 0
         rows_tokens[2] += row.get("copy", 0) == 0
+        rows_tokens[3] += (row.get("num_tokens") or 0) if row.get("copy", 0) == 0 else 0
     licences = {}
     for row in rows:
         licences[row.get("license") or "unknown"] = licences.get(row.get("license") or "unknown", 0) + 1
     for licence, n in licences.items():
         yield f"mix/licenses/{licence}", n
-    for source, (n, tokens, unique) in per.items():
+    for source, (n, tokens, unique, unique_tokens) in per.items():
         yield f"mix/rows/{split}/{source}", n
         yield f"mix/tokens/{split}/{source}", tokens
         yield f"mix/unique_rows/{split}/{source}", unique
+        yield f"mix/unique_tokens/{split}/{source}", unique_tokens
 
 
 def unpack_ids(sequence: dict) -> dict:

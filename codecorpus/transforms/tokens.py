@@ -9,7 +9,7 @@ or position ids per document.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import apache_beam as beam
 import fsspec
@@ -129,9 +129,12 @@ class TokenizeRows(beam.DoFn):
     once per worker."""
 
     def __init__(self, tokenizer_path: str, text_field: str = "text", count_field: str = "num_tokens",
-                 ids_field: Optional[str] = None, batch_size: int = 256):
+                 ids_field: Optional[str] = None, batch_size: int = 256, ids_sources: Optional[frozenset] = None,
+                 prepare: Optional[Callable] = None):
         self.path, self.text_field, self.count_field = tokenizer_path, text_field, count_field
         self.ids_field, self.batch_size = ids_field, batch_size
+        self.ids_sources = ids_sources    # keep ids only for rows of these sources (None: every row)
+        self.prepare = prepare            # row -> the row whose ``text_field`` is counted (not yielded)
 
     def setup(self):
         self._tokenizer = load_tokenizer(self.path)
@@ -152,8 +155,9 @@ class TokenizeRows(beam.DoFn):
 
     def _flush(self):
         batch, self._batch = self._batch, []
-        for row, ids in zip(batch, encode_texts(self._tokenizer, [r.get(self.text_field) for r in batch])):
+        counted = [self.prepare(r) for r in batch] if self.prepare else batch
+        for row, ids in zip(batch, encode_texts(self._tokenizer, [r.get(self.text_field) for r in counted])):
             out = {**row, self.count_field: len(ids)}
-            if self.ids_field:
+            if self.ids_field and (self.ids_sources is None or row.get("source") in self.ids_sources):
                 out[self.ids_field] = ids_to_bytes(ids)
             yield out
