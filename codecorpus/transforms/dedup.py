@@ -497,6 +497,12 @@ def stats_of_count(pcoll, label: str, counter: str):
 # --- the composite ---------------------------------------------------------------------------------
 
 
+def minhash_params(near: dict) -> tuple[int, int, int]:
+    """``MinHasher(*minhash_params(cfg))``: the signatures a ``near_dedup``-shaped section
+    (``num_perm``, ``ngram``, ``seed``) asks for; shared by every job that compares signatures."""
+    return int(near["num_perm"]), int(near["ngram"]), int(near["seed"])
+
+
 class _Prepare:
     """record -> ``(id, record, (content hash, rank, signature))``; a counted drop when it shares
     an n-gram with an evaluation set; ``(id, record, None)`` (kept as it is) when its text is null.
@@ -508,7 +514,7 @@ class _Prepare:
         self.decontaminate = decon if decon["enabled"] and decon["benchmarks"] else None
         self.exact_steps = list(cfg[EXACT]["normalise"]) if cfg[EXACT]["enabled"] else None
         near = cfg[NEAR]
-        self.near = (int(near["num_perm"]), int(near["ngram"]), int(near["seed"])) if near["enabled"] else None
+        self.near = minhash_params(near) if near["enabled"] else None
         self.keep = KeepRule(**cfg["keep"])
         self.index = self.hasher = None
 
