@@ -25,6 +25,10 @@ def load_tokenizer(path: str):
             text = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"tokenizer not found: {path} (give a tokenizer.json file)") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder: give the tokenizer.json file in it") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a tokenizer.json (not UTF-8 text)") from None
     try:
         return Tokenizer.from_str(text)
     except Exception as e:  # noqa: BLE001 - tokenizers raises plain Exceptions
@@ -93,7 +97,7 @@ class Packer:
             return []
         if self.remainder == "drop":
             self.dropped_tokens += len(self._ids)
-            self._ids, self._docs, self._starts = [], [], []
+            self._ids, self._docs, self._starts, self._continues = [], [], [], False
             return []
         return [self._emit()]
 
