@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -19,8 +20,16 @@ from conftest import manifest_of, run_cli
 
 
 def _code(repo: str, path: str, version: int) -> str:
-    body = "".join(f"    total += {j} * {version}  # step {j} of {path}\n" for j in range(12))
-    return f"def compute_{path.replace('/', '_').replace('.', '_')}(x):\n    total = x\n{body}    return total\n"
+    """Code unlike any other file's (names drawn from the file's own seed); versions of a file
+    differ in a line or two."""
+    rng = random.Random(f"{repo}:{path}")
+    words = [f"{rng.choice(['load', 'scan', 'emit', 'fold', 'pack'])}_{rng.randrange(10**6)}" for _ in range(14)]
+    body = "".join(f"    {w} = {words[j - 1] if j else 'x'} * {j + (version if j < 2 else 0)}\n" for j, w in enumerate(words))
+    return f"def {words[0]}(x):\n{body}    return {words[-1]}\n"
+
+
+# fim files that are copies of another repository's file at another path, linked by no clusters table
+UNCLUSTERED_COPIES = {("acme/repo3", "lib/file5.py"): ("acme/repo1", "lib/file6.py")}
 
 
 def write_tables(root: Path) -> dict:
@@ -57,7 +66,8 @@ def write_tables(root: Path) -> dict:
         for f in range(8):
             path = f"lib/file{f}.py"
             for chunk in range(2):
-                text = f"<fim_prefix>{_code(repo, path, chunk)}<fim_suffix>pass<fim_middle>x = {f}<|endoftext|>"
+                origin = UNCLUSTERED_COPIES.get((repo, path), (repo, path))
+                text = f"<fim_prefix>{_code(*origin, chunk)}<fim_suffix>pass<fim_middle>x = {f}<|endoftext|>"
                 fim.append({"repo": repo, "ref": "main", "path": path, "sha": f"{r}{f}".ljust(40, "b"), "lang": "Python",
                             "license": "apache-2.0", "chunk": chunk, "num_chunks": 2, "offset": 0, "mode": "psm",
                             "span_kind": "random", "prefix": "p", "middle": "m", "suffix": "s", "text": text})
@@ -152,6 +162,30 @@ def test_split_keeps_clusters_files_and_repos_on_one_side(tmp_path, tables_dir):
     # every split got rows (a real split, not everything in train)
     assert set(split_rows(out)) == {"train", "validation", "test"}
     assert all(split_rows(out)[s] for s in ("train", "validation", "test"))
+
+
+def test_near_duplicate_texts_no_clusters_table_knew_stay_together(tmp_path, tables_dir):
+    (copy_repo, copy_path), (repo, path) = next(iter(UNCLUSTERED_COPIES.items()))
+    for seed in (1, 2, 3):
+        out = mix(tmp_path, mixture(tmp_path, tables_dir, seed=seed, splits={"validation": 0.5}), f"out-{seed}")
+        sides = {split for split, rows in split_rows(out).items() for r in rows
+                 if (r["repo"], r["path"]) in ((copy_repo, copy_path), (repo, path))}
+        assert len(sides) == 1
+        leakage = manifest_of(out)["leakage"]
+        assert leakage["leakage/near/validation_rows_with_train_match"] == 0
+        assert leakage["leakage/near/cross_split_pairs"] == 0
+    # without the MinHash links the copies fall on both sides for some seed, and the check sees it
+    found = []
+    for seed in range(1, 9):
+        out = mix(tmp_path, mixture(tmp_path, tables_dir, seed=seed, splits={"validation": 0.5},
+                                    group_near_duplicates=False, sources=[
+                                        {"name": "fim", "path": tables_dir["fim"], "kind": "fim"}]), f"off-{seed}")
+        sides = {split for split, rows in split_rows(out).items() for r in rows
+                 if (r["repo"], r["path"]) in ((copy_repo, copy_path), (repo, path))}
+        if len(sides) == 2:
+            found.append(manifest_of(out)["leakage"]["leakage/near/validation_rows_with_train_match"])
+            break
+    assert found and found[0] >= 1
 
 
 def test_group_by_repo_puts_each_repository_on_one_side(tmp_path, tables_dir):

@@ -5,7 +5,8 @@ The recipe:
     for each source in the mixture        commit instructions, FIM examples, SQL triples, files ...
       read its table                      read/<source>; malformed rows          => dead_letter/
       -> render to the common schema      text | messages | prompt + completion; filter/where|empty/<source>
-    -> assign splits                      connected groups (dedup clusters, files, repos) fall on one side
+    -> assign splits                      connected groups (dedup clusters, files, near-duplicate texts, repos)
+                                          fall on one side
     -> sample                             each source's rate from its weight / repeat / target; filter/sample/<source>
     -> count tokens (--tokenizer)         the kept rows once each (every row first, for token targets)
     -> check leakage                      groups and near-duplicates across splits   leakage/...
@@ -65,8 +66,9 @@ provenance: {repo, commit, path, license, lang}. `where: {column: value or [valu
   custom        anything               say `render` (text | messages | prompt_completion) and templates
 
 Splits are drawn per group, not per row: rows linked by a dedup cluster, by a file (every commit
-and chunk of a file) or, with `group_by_repo: true`, by a repository are one group, so a
-near-duplicate of a validation row is never trained on. Up-sampled rows repeat in train only.
+and chunk of a file), by near-duplicate text (MinHash, `group_near_duplicates`) or, with
+`group_by_repo: true`, by a repository are one group, so a near-duplicate of a validation row is
+never trained on. Up-sampled rows repeat in train only.
 The same inputs and seed give byte-identical output.
 
 Outputs under --output:
@@ -162,7 +164,8 @@ def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
     links = [ledger.take(read) for read in cluster_links]
 
     split = ledger.take(rows | "AssignSplits" >> mixing.AssignSplits(
-        links, plan.seed, plan.fractions, mix["group_by_repo"], mix["group_max_rounds"]))
+        links, plan.seed, plan.fractions, mix["group_by_repo"], mix["group_max_rounds"],
+        near=plan.leakage_config if mix["group_near_duplicates"] else None, template=plan.chat_template))
     sampled = ledger.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw,
                                                                  counts_tokens=plan.tokens_before_sampling))
     if plan.tokenizer and not plan.tokens_before_sampling:  # only the rows that are kept, once each

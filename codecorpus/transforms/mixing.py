@@ -517,6 +517,57 @@ def cluster_edge(row: dict) -> list[tuple[str, str]]:
     return [(f"m:{member}", f"m:{cluster}")]
 
 
+class _SignText(beam.DoFn):
+    """(key, text) -> (key, MinHash signature bytes); nothing for a text shorter than the n-gram."""
+
+    def __init__(self, params: tuple[int, int, int]):
+        self.params = params
+
+    def setup(self):
+        from codecorpus.transforms import minhash as mh
+
+        self.hasher = mh.MinHasher(*self.params)
+
+    def process(self, element):
+        from codecorpus.transforms.leakage import row_signature
+
+        key, text = element
+        sig = row_signature(self.hasher, text)
+        if sig is not None:
+            yield key, sig
+
+
+class NearDuplicateLinks(beam.PTransform):
+    """(row node, text) -> verified edges between rows whose texts are near-duplicates (MinHash LSH
+    as the dedup stage: a star per bucket, each candidate verified on the signatures), so the
+    split keeps them together even when no ``clusters`` table knew them (a renamed file, one file
+    copied into two sources). Counters ``dedup/near/...`` as in dedup."""
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        from codecorpus.transforms.leakage import settings
+
+        self.cfg = settings(cfg)
+
+    def expand(self, texts):
+        from codecorpus.transforms import minhash as mh
+        from codecorpus.transforms.dedup import _orient, _StarEdges, _verify_half, _VerifyEdges
+
+        cfg = self.cfg
+        bands, band_rows = cfg["bands"], cfg["rows"]
+        sigs = texts | "Sign" >> beam.ParDo(_SignText((cfg["num_perm"], cfg["ngram"], cfg["seed"])))
+        stars = (sigs
+                 | "BandKeys" >> beam.FlatMap(lambda kv: [(k, kv[0]) for k in mh.band_keys(kv[1], bands, band_rows)])
+                 | "GroupByBand" >> beam.GroupByKey()
+                 | "StarPerBucket" >> beam.ParDo(_StarEdges(cfg["bucket_cap"])).with_outputs(STATS, main="edges"))
+        candidates = stars.edges | "Orient" >> beam.Map(_orient) | "DistinctCandidates" >> beam.Distinct()
+        half = stream_join("SigOfLow", {"sig": sigs}, candidates | "ByLow" >> beam.Map(lambda e: (e[1], e[0])),
+                           _verify_half)
+        verified = stream_join("SigOfHigh", {"sig": sigs}, half.out, _VerifyEdges(cfg["threshold"]))
+        return {"edges": verified.out,
+                STATS: (stars[STATS], half[STATS], verified[STATS]) | "NearLinkStats" >> beam.Flatten()}
+
+
 class _SplitOfNode:
     """``routed`` body: (node, {label, row}) -> the row with its split; a second row with the
     same id is dead-lettered (the first by content is kept, so the choice is deterministic)."""
@@ -545,15 +596,24 @@ class AssignSplits(beam.PTransform):
     draw of its smallest node. Counters: ``mix/components/...`` (rounds, convergence) and
     ``mix/groups/<split>`` (groups per split)."""
 
-    def __init__(self, cluster_links, seed: int, fractions: dict, by_repo: bool, max_rounds: int):
+    def __init__(self, cluster_links, seed: int, fractions: dict, by_repo: bool, max_rounds: int,
+                 near: Optional[dict] = None, template: Optional[dict] = None):
         super().__init__()
         self.cluster_links, self.seed, self.fractions = cluster_links, seed, fractions
         self.by_repo, self.max_rounds = by_repo, max_rounds
+        self.near, self.template = near, template   # near: link near-duplicate texts too (leakage_check settings)
 
     def expand(self, rows):
-        by_repo = self.by_repo
+        by_repo, template = self.by_repo, self.template
         edges = [rows | "GroupEdges" >> beam.FlatMap(group_edges, by_repo)]
         edges += [links | f"ClusterEdges{i}" >> beam.FlatMap(cluster_edge) for i, links in enumerate(self.cluster_links)]
+        stats = []
+        if self.near is not None:
+            near = (rows
+                    | "NodeText" >> beam.Map(lambda r: (row_node(r), complete(r, template)["text"] or ""))
+                    | "NearDuplicateLinks" >> NearDuplicateLinks(self.near))
+            edges.append(near["edges"])
+            stats.append(near[STATS])
         components = tuple(edges) | "AllEdges" >> beam.Flatten() | "Components" >> ConnectedComponents(
             self.max_rounds, counter_prefix="mix/components")
         by_node = rows | "ByNode" >> beam.Map(lambda r: (row_node(r), r))
@@ -565,7 +625,7 @@ class AssignSplits(beam.PTransform):
                   | "DistinctGroups" >> beam.Distinct()
                   | "GroupsPerSplit" >> beam.Map(lambda gs: (f"mix/groups/{gs[1]}", 1)))
         return {"kept": split["kept"], "dead_letter": split["dead_letter"],
-                STATS: (components[STATS], split[STATS], groups) | "SplitStats" >> beam.Flatten()}
+                STATS: tuple([components[STATS], split[STATS], groups] + stats) | "SplitStats" >> beam.Flatten()}
 
 
 # --- sampling ---------------------------------------------------------------------------------
