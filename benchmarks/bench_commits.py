@@ -1,6 +1,6 @@
 """End-to-end throughput and peak memory of ``codecorpus commits`` on a dump.
 
-Runs the job as a subprocess (``python -m codecorpus.pipelines.cli commits ...``) ``--runs``
+Runs the job as a subprocess (``python -m codecorpus.cli commits ...``) ``--runs``
 times in each mode:
 
 - ``in_memory``: the local FnApiRunner in one process (the CLI's default);
@@ -220,7 +220,7 @@ _DONE = re.compile(r"done in ([0-9.]+)s")
 
 def job_command(input_path: str, output: str, mode: str, workers: int) -> list[str]:
     extra = [a.format(workers=workers) for a in MODES[mode]]
-    return [sys.executable, "-m", "codecorpus.pipelines.cli", "commits", "--input", input_path,
+    return [sys.executable, "-m", "codecorpus.cli", "commits", "--input", input_path,
             "--output", output, "--overwrite", "--quiet", *extra]
 
 

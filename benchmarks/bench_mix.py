@@ -38,7 +38,7 @@ WEIGHTS = {"commits": 0.3, "fim": 0.5, "sql": 0.2}
 
 
 def cli(job: str, *args: str) -> dict:
-    cmd = [sys.executable, "-m", "codecorpus.pipelines.cli", job, *map(str, args), "--overwrite", "--quiet"]
+    cmd = [sys.executable, "-m", "codecorpus.cli", job, *map(str, args), "--overwrite", "--quiet"]
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True)
@@ -81,7 +81,7 @@ def train_tokenizer(fim_dir: Path, path: Path, vocab: int) -> float:
 
 def tokenizer_alone(examples: Path, tokenizer_path: Path) -> dict:
     """The tokenizer outside the pipeline, on the same texts: what tokenising costs by itself."""
-    from codecorpus.transforms.tokens import encode_texts, load_tokenizer
+    from codecorpus.mix.tokens import encode_texts, load_tokenizer
 
     texts = [r["text"] for r in pq.read_table(examples, columns=["text"]).to_pylist()]
     tokenizer = load_tokenizer(str(tokenizer_path))

@@ -64,7 +64,7 @@ def ground_truth(docs, threshold: float, ngram: int, num_perm: int, seed: int):
     """(pairs with J >= threshold as (i, j, J), shingle-set sizes, seconds)."""
     import scipy.sparse as sp
 
-    from codecorpus.transforms.minhash import MinHasher
+    from codecorpus.dedup.minhash import MinHasher
 
     started = time.perf_counter()
     hasher = MinHasher(num_perm=num_perm, ngram=ngram, seed=seed)
@@ -118,7 +118,7 @@ def run_job(docs, workdir: Path, name: str, config_text: str) -> dict:
             for doc_id, text in docs:
                 f.write(json.dumps({"id": doc_id, "content": text}, ensure_ascii=False) + "\n")
     out = workdir / re.sub(r"\W+", "_", name)
-    cmd = [sys.executable, "-m", "codecorpus.pipelines.cli", "dedup", "--input", str(source), "--output", str(out),
+    cmd = [sys.executable, "-m", "codecorpus.cli", "dedup", "--input", str(source), "--output", str(out),
            "--text-field", "content", "--id-field", "id", "--quiet", "--overwrite"]
     if config_text:
         config = workdir / f"{out.name}.yaml"
@@ -178,7 +178,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from codecorpus.config import default_config
-    from codecorpus.transforms.minhash import optimal_bands
+    from codecorpus.dedup.minhash import optimal_bands
 
     near = default_config()["dedup"]["near_dedup"]
     threshold = near["threshold"]

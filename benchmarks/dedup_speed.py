@@ -65,7 +65,7 @@ def pieces(texts, count: int) -> list[str]:
 
 
 def string_shingles(text: str) -> set[bytes]:
-    from codecorpus.transforms.minhash import tokens
+    from codecorpus.dedup.minhash import tokens
 
     toks = tokens(text)
     if len(toks) < NGRAM:
@@ -89,7 +89,7 @@ def best_rates(paths: dict, items, repeats: int = 5) -> dict:
 def signature_speed(docs: list[str]) -> dict:
     from datasketch import MinHash
 
-    from codecorpus.transforms.minhash import MinHasher
+    from codecorpus.dedup.minhash import MinHasher
 
     hasher = MinHasher(num_perm=NUM_PERM, ngram=NGRAM)
     hasher.signature(docs[0])  # warm the cached constants
@@ -121,7 +121,7 @@ def mutate(text: str, share: float, rng) -> str:
 def signature_quality(docs: list[str], seed: int = 7) -> dict:
     from datasketch import MinHash
 
-    from codecorpus.transforms.minhash import MinHasher, exact_jaccard, jaccard_estimate
+    from codecorpus.dedup.minhash import MinHasher, exact_jaccard, jaccard_estimate
 
     rng = np.random.default_rng(seed)
     hasher = MinHasher(num_perm=NUM_PERM, ngram=NGRAM)
@@ -177,7 +177,7 @@ sys.exit(code)
 def run_dedup(source: Path, out: Path, extra: list[str]) -> dict:
     usage_file = out.with_suffix(".usage.json")
     cmd = [sys.executable, "-c", _MEASURE, str(usage_file),
-           sys.executable, "-m", "codecorpus.pipelines.cli", "dedup", "--input", str(source), "--output", str(out),
+           sys.executable, "-m", "codecorpus.cli", "dedup", "--input", str(source), "--output", str(out),
            "--text-field", "content", "--id-field", "id", "--quiet", "--overwrite", *extra]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """``codecorpus files`` on a dump: speed end to end, tree-sitter parse rates, and the FIM
 distribution it produces.
 
-1. **End to end.** Runs the job as a subprocess (``python -m codecorpus.pipelines.cli files``)
+1. **End to end.** Runs the job as a subprocess (``python -m codecorpus.cli files``)
    in a few configurations (the ``--span mix`` one ``--runs`` times, the others once), and
    records wall seconds (spawn to exit), the ``done in X s`` the CLI prints, the job's CPU
    seconds (``os.wait4``), files/s = ``read/files`` / wall (start-up included), kept files/s =
@@ -50,7 +50,7 @@ LENGTH_BINS = [(0, 0), (1, 15), (16, 63), (64, 255), (256, 1023), (1024, 4095), 
 
 
 def run_job(input_path: str, output: Path, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "codecorpus.pipelines.cli", "files", "--input", input_path, "--output",
+    cmd = [sys.executable, "-m", "codecorpus.cli", "files", "--input", input_path, "--output",
            str(output), "--overwrite", "--quiet", *extra]
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as err:
@@ -104,7 +104,7 @@ def synthetic_java(n: int, seed: int = 0) -> list[str]:
 
 
 def parse_rates(texts_by_lang: dict, repeats: int) -> list[dict]:
-    from codecorpus.transforms.fim_structure import GRAMMARS, StructureSpans
+    from codecorpus.fim.structure import GRAMMARS, StructureSpans
 
     spans = StructureSpans()
     spans.setup()

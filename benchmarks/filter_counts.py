@@ -46,14 +46,14 @@ def job_manifest(input_path: str, manifest_from: str | None) -> tuple[dict, str]
         return json.loads(path.read_text()), f"read from `{path}`"
     workdir = Path(tempfile.mkdtemp(prefix="filter_counts_"))
     try:
-        cmd = [sys.executable, "-m", "codecorpus.pipelines.cli", "commits", "--input", input_path,
+        cmd = [sys.executable, "-m", "codecorpus.cli", "commits", "--input", input_path,
                "--output", str(workdir / "out"), "--quiet"]
         done = subprocess.run(cmd, capture_output=True, text=True)
         manifest_path = workdir / "out" / "manifest.json"
         if not manifest_path.exists():
             raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-3000:]}")
         return (json.loads(manifest_path.read_text()),
-                "from a fresh run: `python -m codecorpus.pipelines.cli commits --input INPUT --output TMP`"
+                "from a fresh run: `python -m codecorpus.cli commits --input INPUT --output TMP`"
                 f" (exit code {done.returncode})")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -73,10 +73,10 @@ def _records(input_path: str, table: str) -> list:
 
 def replay(input_path: str, config: dict) -> dict:
     """Every commit's fate, decided as the job decides it, plus what each filter would do alone."""
-    from codecorpus.filters.commit import single_difference
-    from codecorpus.pipelines.commits import filter_chains
-    from codecorpus.transforms import commitpack as cp
-    from codecorpus.transforms.routing import Count, DeadLetter, Drop
+    from codecorpus.commits.filters import single_difference
+    from codecorpus.jobs.commits import filter_chains
+    from codecorpus.commits import commitpack as cp
+    from codecorpus.core.routing import Count, DeadLetter, Drop
 
     commit_chain, licence_chain, content_chain, ft_chain = filter_chains(config)
     max_raw = config["dead_letter"]["max_raw_chars"]
@@ -218,7 +218,7 @@ def share(a: int, b: int) -> str:
 
 def predictions(r: dict, config: dict) -> list[dict]:
     """Each REFERENCE §2 statement, the numbers that test it on this dump, and a verdict."""
-    from codecorpus.filters.commitpackft import BUMP_PREFIXES, clean_subject
+    from codecorpus.commits.ft_filters import BUMP_PREFIXES, clean_subject
 
     commits, fate, rows = r["commits"], r["fate"], r["commitpack_rows"]
     repo = {c["commit"]: ",".join(sorted(set(c["repo_name"]))) for c in commits}
@@ -337,8 +337,8 @@ def predictions(r: dict, config: dict) -> list[dict]:
         "first, and others under word_count/contains_file_stem.")
 
     # 5b. Language from the extension.
-    from codecorpus.filters.commit import single_difference
-    from codecorpus.transforms.languages import UNKNOWN, language_of
+    from codecorpus.commits.filters import single_difference
+    from codecorpus.core.languages import UNKNOWN, language_of
 
     unknown_names = Counter()
     for c in commits:

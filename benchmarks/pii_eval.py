@@ -574,7 +574,7 @@ class Ours:
 
     def __init__(self):
         from codecorpus.config import load_config
-        from codecorpus.transforms.pii import Redactor
+        from codecorpus.pii.redact import Redactor
 
         self.redactor = Redactor(load_config())
 

@@ -76,7 +76,7 @@ def timed(fn, docs: list[str]) -> dict:
 
 def ours():
     from codecorpus.config import load_config
-    from codecorpus.transforms.pii import Redactor
+    from codecorpus.pii.redact import Redactor
 
     redactor = Redactor(load_config())
     return lambda text: redactor.redact(text)
@@ -152,7 +152,7 @@ def pathological() -> dict[str, str]:
 
 def worst_case(limit: float | None) -> list[dict]:
     from codecorpus.config import load_config
-    from codecorpus.transforms.pii import Redactor
+    from codecorpus.pii.redact import Redactor
 
     config = load_config()
     if limit is not None:

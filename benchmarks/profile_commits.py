@@ -1,6 +1,6 @@
 """Where ``codecorpus commits`` spends its time: cProfile of one in-memory run, grouped.
 
-Runs ``codecorpus.pipelines.cli.main(["commits", ...])`` in this process under cProfile, on the
+Runs ``codecorpus.cli.main(["commits", ...])`` in this process under cProfile, on the
 local FnApiRunner in ``in_memory`` mode (the SDK harness runs synchronously in the launching
 thread there, so one profiler sees every DoFn). Modules are imported before profiling starts,
 so the profile is the job (pipeline construction, run, finalisation), not interpreter start-up;
@@ -10,7 +10,7 @@ The self time (``tottime``) of every function is assigned to one group by where 
 
 - reading + JSON parsing: ``codecorpus/io/dump.py``, ``json``, ``gzip``/``zlib``, file I/O, fsspec;
 - normalisation: ``codecorpus/io/records.py``;
-- filters: ``codecorpus/filters/``, ``codecorpus/transforms/languages.py``, ``xxhash``;
+- filters: ``codecorpus/commits/filters.py``, ``codecorpus/core/languages.py``, ``xxhash``;
 - join, assemble, routing, rendering: the rest of ``codecorpus/transforms/`` and ``pipelines/``;
 - Beam shuffle + coders: ``apache_beam/coders``, pickling, the FnApiRunner's shuffle buffers
   (``fn_api_runner/execution.py``);
@@ -63,8 +63,8 @@ RULES = (
     ("codecorpus/io/dump.py", READING),
     ("codecorpus/io/records.py", NORMALISE),
     ("codecorpus/io/parquet.py", PARQUET),
-    ("codecorpus/filters/", FILTERS),
-    ("codecorpus/transforms/languages.py", FILTERS),
+    ("codecorpus/commits/filters.py", FILTERS),
+    ("codecorpus/core/languages.py", FILTERS),
     ("codecorpus/", JOIN),
     ("/json/", READING), ("_json.", READING), ("gzip.py", READING), ("_compression.py", READING),
     ("zlib", READING), ("fsspec/", READING),
@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     import apache_beam  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    from codecorpus.pipelines import cli, commits, common  # noqa: F401
+    from codecorpus import cli
+    from codecorpus.jobs import commits, runner as common
     from codecorpus.config import load_config  # noqa: F401
     from codecorpus.io import sources  # noqa: F401
 
@@ -329,13 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         ("codecorpus/io/sources.py", "process", "read a dump file: `_ReadDumpFile.process`"),
         ("codecorpus/io/dump.py", "_parse_line", "parse one NDJSON line: `dump._parse_line`"),
         ("codecorpus/io/records.py", "normalise", "normalise a record: `records.normalise`"),
-        ("codecorpus/transforms/routing.py", "process", "routed stages: `Route.process`"),
-        ("codecorpus/filters/base.py", "first_drop", "filter chains: `FilterChain.first_drop`"),
-        ("codecorpus/transforms/commitpack.py", "assemble", "join result -> row: `commitpack.assemble`"),
+        ("codecorpus/core/routing.py", "process", "routed stages: `Route.process`"),
+        ("codecorpus/core/filters.py", "first_drop", "filter chains: `FilterChain.first_drop`"),
+        ("codecorpus/commits/commitpack.py", "assemble", "join result -> row: `commitpack.assemble`"),
         ("codecorpus/io/parquet.py", "process", "sort + write a shard: `_WriteShard.process`"),
         ("codecorpus/io/parquet.py", "finalise_table", "rename shards: `finalise_table`"),
         ("codecorpus/io/parquet.py", "row_bytes", "shard sizing: `parquet.row_bytes`"),
-        ("codecorpus/pipelines/commits.py", "build", "pipeline construction: `commits.build`"),
+        ("codecorpus/jobs/commits.py", "build", "pipeline construction: `commits.build`"),
         ("fn_api_runner/fn_runner.py", "run_pipeline", "Beam: `FnApiRunner.run_pipeline`"),
         ("fn_api_runner/fn_runner.py", "run_stages", "Beam: `FnApiRunner.run_stages`"),
     )

@@ -11,7 +11,7 @@ Four measurements, written to ``results/sql.md`` and ``results/sql.json``:
    them rather than on the few the quota lets through.
 3. **Hostile SQL**: a recursive-CTE bomb and a 14-way cross join in the sandbox with the default
    2 s deadline: how long each engine takes to give up (the bound on worst-case query time).
-4. **The Beam job end to end** (``python -m codecorpus.pipelines.cli sql``, subprocess, local
+4. **The Beam job end to end** (``python -m codecorpus.cli sql``, subprocess, local
    in-memory runner): on the dump, and on the Chinook files alone as a plain folder (no dump
    reading): wall seconds, triples/s.
 
@@ -40,8 +40,8 @@ from bench_commits import code_version  # noqa: E402
 
 from codecorpus.config import load_config  # noqa: E402
 from codecorpus.io import dump  # noqa: E402
-from codecorpus.transforms.routing import Count, DeadLetter, Drop  # noqa: E402
-from codecorpus.transforms.sql import database, sandbox, synth  # noqa: E402
+from codecorpus.core.routing import Count, DeadLetter, Drop
+from codecorpus.sql import database, sandbox, synth
 
 DEFAULT_INPUT = HERE.parent.parent / "shared" / "data" / "github_repos_sample"
 CHECK_ORDER = list(synth.REJECTIONS)
@@ -183,7 +183,7 @@ def hostile_times(cfg: dict) -> list:
 
 def run_job(input_path: str, workdir: Path, name: str) -> dict:
     out = workdir / name
-    command = [sys.executable, "-m", "codecorpus.pipelines.cli", "sql", "--input", input_path, "--output", str(out),
+    command = [sys.executable, "-m", "codecorpus.cli", "sql", "--input", input_path, "--output", str(out),
                "--overwrite", "--quiet"]
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)

@@ -89,7 +89,7 @@ def dump_builder() -> DumpBuilder:
 
 
 def run_cli(*argv: str) -> int:
-    from codecorpus.pipelines.cli import main
+    from codecorpus.cli import main
 
     return main([str(a) for a in argv])
 

@@ -18,7 +18,7 @@ from typing import Iterator
 import fsspec
 
 from codecorpus.io.records import KEY_FIELDS, RecordError, normalise
-from codecorpus.transforms.routing import Count, dead_letter
+from codecorpus.core.routing import Count, dead_letter
 
 _JSON_SUFFIX = re.compile(r"\.(json|jsonl|ndjson)(\.(gz|gzip|bz2|zst|xz))?$", re.IGNORECASE)
 _PARQUET_SUFFIX = re.compile(r"\.parquet$", re.IGNORECASE)

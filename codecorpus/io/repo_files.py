@@ -25,7 +25,7 @@ import fsspec
 from codecorpus.io import dump
 from codecorpus.io.records import is_encodable
 from codecorpus.io.sources import InputSpec, ReadTable
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, route_stream, routed
+from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, route_stream, routed
 
 SYMLINK_MODES = {0o120000, 40960}
 SUBMODULE_MODES = {0o160000, 57344}

@@ -29,9 +29,36 @@ import fsspec
 import pyarrow.parquet as pq
 
 from codecorpus.io.parquet import TMP_DIR, join_path, write_parquet
-from codecorpus.transforms.mixing import approx_bytes, shard_count
 
 KEY = "_key"
+
+
+def approx_bytes(row: dict) -> int:
+    """A row's size for shard counts: text by characters, lists by items (4 bytes per token id)."""
+    total = 0
+    for value in row.values():
+        if isinstance(value, (str, bytes)):
+            total += len(value)
+        elif isinstance(value, (list, tuple)):
+            total += sum(approx_bytes(v) if isinstance(v, dict) else len(v) if isinstance(v, str) else 4
+                         for v in value)
+        elif isinstance(value, dict):
+            total += approx_bytes(value)
+        elif value is not None:
+            total += 8
+    return total
+
+
+def split_shard_count(rows: int, total_bytes: int, fixed: Optional[int], target_bytes: int, multiple: int = 1) -> int:
+    """Shards for a split: ``fixed``, or enough for ``target_bytes`` each rounded up to a
+    multiple of ``multiple`` (ranks x data-loader workers); never more than rows (no empty
+    shard), never fewer than one."""
+    if fixed:
+        count = int(fixed)
+    else:
+        count = max(1, math.ceil(total_bytes / max(1, target_bytes)))
+        count = math.ceil(count / max(1, multiple)) * max(1, multiple)
+    return max(1, min(count, rows))
 
 
 def bucket_of(key: int, buckets: int) -> int:
@@ -85,7 +112,7 @@ class CountPerBucket(beam.PTransform):
 def layout(rows: int, total_bytes: int, fixed, target_bytes: int, multiple: int, bucket_rows: int,
            max_buckets: int) -> dict:
     """Shards and buckets for a split of ``rows`` rows."""
-    shards = shard_count(rows, total_bytes, fixed, target_bytes, multiple)
+    shards = split_shard_count(rows, total_bytes, fixed, target_bytes, multiple)
     buckets = max(1, min(max_buckets, math.ceil(rows / max(1, bucket_rows))))
     return {"rows": rows, "shards": shards, "buckets": buckets}
 

@@ -15,7 +15,7 @@ import apache_beam as beam
 
 from codecorpus.io import dump
 from codecorpus.io.records import RecordError, normalise
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events, route_stream
+from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events, route_stream
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,10 @@ class ReadTable(beam.PTransform):
     Returns a tuple-like with ``kept``, ``dead_letter`` and ``stats`` outputs.
     """
 
-    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True):
+    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True, queries: dict | None = None):
         super().__init__()
+        # bq: inputs need the job's SQL for the table: ``queries`` maps table -> fn(dataset, config).
+        self.queries = queries or {}
         self.spec = spec
         self.table = table
         self.config = config
@@ -147,8 +149,13 @@ class ReadTable(beam.PTransform):
                     .with_outputs(*outputs, main="kept"))
         from codecorpus.io.bigquery import ReadBigQueryTable
 
+        if self.table not in self.queries:
+            raise ValueError(f"this job cannot read table {self.table!r} from BigQuery; it queries "
+                             f"{', '.join(self.queries) or 'no tables'}")
+        # Built now, so a bad config fails when the pipeline is built, not on a worker.
+        sql = self.queries[self.table](self.spec.dataset, self.config)
         method = self.config["bigquery"]["method"]
         return (pbegin
-                | "QueryBigQuery" >> ReadBigQueryTable(self.spec.dataset, self.table, self.config, method=method)
+                | "QueryBigQuery" >> ReadBigQueryTable(sql, method=method)
                 | "Normalise" >> beam.ParDo(_NormaliseRow(self.table, self.max_raw_chars))
                 .with_outputs(*outputs, main="kept"))

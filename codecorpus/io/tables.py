@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from codecorpus.io.dump import file_format
 from codecorpus.io.records import unencodable_field
-from codecorpus.transforms.routing import DEAD_LETTER, STATS, Count, dead_letter, route_stream
+from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_stream
 
 TABLE = "records"
 

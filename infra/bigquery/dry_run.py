@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dataset or args.config:
         from codecorpus.config import load_config
-        from codecorpus.io.bigquery import PUBLIC_DATASET, pushdown_sql_files
+        from codecorpus.commits.pushdown import PUBLIC_DATASET, pushdown_sql_files
 
         queries = pushdown_sql_files(args.dataset or PUBLIC_DATASET, load_config(args.config))
     else:

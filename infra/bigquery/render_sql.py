@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     from codecorpus.config import load_config
-    from codecorpus.io.bigquery import PUBLIC_DATASET, write_pushdown_sql
+    from codecorpus.commits.pushdown import PUBLIC_DATASET, write_pushdown_sql
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default=PUBLIC_DATASET, help="PROJECT.DATASET (default: %(default)s)")

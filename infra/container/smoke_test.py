@@ -23,8 +23,8 @@ def check(beam_version: str | None) -> list[str]:
     import codecorpus
     from apache_beam.internal import pickler
     from codecorpus.config import default_config
-    from codecorpus.pipelines import cli
-    from codecorpus.transforms.routing import Route
+    from codecorpus import cli
+    from codecorpus.core.routing import Route
 
     problems = []
     dist = importlib.metadata.distribution("codecorpus")

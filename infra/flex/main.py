@@ -40,7 +40,7 @@ class _Submitted(Exception):
 
 def job_parser(job: str) -> argparse.ArgumentParser:
     """The ``codecorpus JOB`` sub-parser (options and their kinds come from the CLI itself)."""
-    from codecorpus.pipelines import cli
+    from codecorpus import cli
 
     parser, modules = cli.build_parser()
     if job not in modules:
@@ -111,7 +111,8 @@ def _without_option(argv: list[str], option: str) -> list[str]:
 def run(job: str, cli_argv: list[str], mode: str) -> int:
     """Run ``codecorpus JOB`` in ``mode`` (the CLI's own code, with its run or set-up step
     replaced for ``submit`` and ``finalise``)."""
-    from codecorpus.pipelines import cli, common
+    from codecorpus import cli
+    from codecorpus.jobs import runner as common
 
     if mode not in MODES:
         raise FlexError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")

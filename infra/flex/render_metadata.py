@@ -3,7 +3,7 @@
     python infra/flex/render_metadata.py
 
 The parameters are the job's own command-line options, read from the CLI's parsers (so a new
-option or a new job in ``codecorpus.pipelines.cli.JOBS`` shows up here when this is run again;
+option or a new job in ``codecorpus.cli.JOBS`` shows up here when this is run again;
 ``tests/test_packaging.py`` fails while the files are out of date). Beam's own options
 (``--project``, ``--region``, ``--temp_location``, ``--sdk_container_image`` …) are not listed:
 Dataflow accepts them for every template.
@@ -42,7 +42,7 @@ def _parameter(parser: argparse.ArgumentParser, action: argparse.Action) -> dict
 
 
 def metadata(job: str) -> dict:
-    from codecorpus.pipelines import cli
+    from codecorpus import cli
     from main import job_options, job_parser  # infra/flex/main.py: the template's entry point
 
     module = cli.build_parser()[1][job]
@@ -62,7 +62,7 @@ def metadata(job: str) -> dict:
 
 def render() -> dict[str, str]:
     """``{file name: JSON text}`` for every Beam job of the CLI."""
-    from codecorpus.pipelines import cli
+    from codecorpus import cli
 
     _, modules = cli.build_parser()
     return {f"{job}.json": json.dumps(metadata(job), indent=2, ensure_ascii=False) + "\n"

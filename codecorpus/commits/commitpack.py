@@ -1,0 +1,223 @@
+"""From a commit record to CommitPack rows, CommitPackFT rows and instruction examples.
+
+The join that gives each single-file commit its licence and its before/after contents is two
+keyed request/answer joins and one final CoGroupByKey, so no worker ever holds a whole table:
+
+1. ``(repo, commit)`` requests meet ``licenses`` on repo -> ``(commit, (repo, licence))``;
+2. ``(blob sha, (commit, side))`` requests meet ``contents`` on blob id -> ``(commit, (side, blob))``;
+3. commit, licence answers and blob answers meet on the commit sha -> ``assemble``.
+
+Only commits that passed the commit-level filters send requests, so only their blobs are
+shuffled with their commit.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections import Counter
+from typing import Iterable, Optional
+
+import apache_beam as beam
+
+from codecorpus.core.filters import FilterChain, counter_name
+from codecorpus.commits.filters import allowed_license, single_difference
+from codecorpus.commits.ft_filters import clean_subject, seeded_fraction
+from codecorpus.core.languages import language_of
+from codecorpus.core.routing import Drop, dead_letter
+
+# --- the join, as pure functions -------------------------------------------------------------
+
+
+def licence_requests(commit: dict) -> list[tuple[str, str]]:
+    return [(repo, commit["commit"]) for repo in sorted(set(commit["repo_name"]))]
+
+
+def answer_licence_requests(element) -> Iterable[tuple[str, tuple[str, Optional[str]]]]:
+    repo, grouped = element
+    licences = sorted({lic for lic in grouped["licence"] if lic is not None})
+    licence = licences[0] if licences else None
+    for sha in sorted(set(grouped["request"])):
+        yield sha, (repo, licence)
+
+
+def blob_requests(commit: dict) -> list[tuple[str, tuple[str, str]]]:
+    d = single_difference(commit)
+    return [(d["old_sha1"], (commit["commit"], "old")), (d["new_sha1"], (commit["commit"], "new"))]
+
+
+def answer_blob_requests(element) -> Iterable[tuple[str, tuple[str, str, Optional[dict]]]]:
+    blob_id, grouped = element
+    blobs = list(grouped["blob"])
+    # The same blob may appear more than once in a dump; any copy will do, prefer one with text.
+    blob = max(blobs, key=lambda b: b.get("content") is not None) if blobs else None
+    for sha, side in sorted(set(grouped["request"])):
+        yield sha, (side, blob_id, blob)
+
+
+class JoinLicencesAndContents(beam.PTransform):
+    """commits -> ``(sha, {"commit": [...], "licence": [...], "blob": [...]})``."""
+
+    def __init__(self, licenses, contents):
+        super().__init__()
+        self.licenses = licenses
+        self.contents = contents
+
+    def expand(self, commits):
+        licence_answers = (
+            {"request": commits | "RequestLicences" >> beam.FlatMap(licence_requests),
+             "licence": self.licenses | "KeyLicenceByRepo" >> beam.Map(lambda r: (r["repo_name"], r["license"]))}
+            | "JoinLicencesOnRepo" >> beam.CoGroupByKey()
+            | "AnswerLicenceRequests" >> beam.FlatMap(answer_licence_requests))
+        blob_answers = (
+            {"request": commits | "RequestBlobs" >> beam.FlatMap(blob_requests),
+             "blob": self.contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b))}
+            | "JoinContentsOnBlobSha" >> beam.CoGroupByKey()
+            | "AnswerBlobRequests" >> beam.FlatMap(answer_blob_requests))
+        return (
+            {"commit": commits | "KeyCommitBySha" >> beam.Map(lambda c: (c["commit"], c)),
+             "licence": licence_answers, "blob": blob_answers}
+            | "JoinOnCommitSha" >> beam.CoGroupByKey())
+
+
+# --- assembling a joined commit into a CommitPack row ----------------------------------------
+
+
+def _public(commit: dict) -> dict:
+    return {k: v for k, v in commit.items() if not k.startswith("_")}
+
+
+def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, max_raw_chars: int):
+    """Events for one commit sha: a commitpack row, drops, or dead letters."""
+    sha, grouped = element
+    commits = sorted(grouped["commit"], key=lambda c: json.dumps(_public(c), sort_keys=True))
+    if not commits:
+        return  # answers for a commit that was never requested cannot happen; nothing to place
+    commit = dict(commits[0])
+    for _duplicate in commits[1:]:
+        # The same commit listed twice (forks, overlapping exports): one row, all its repos.
+        yield Drop(counter_name("duplicate_commit", "same_sha"))
+    commit["repo_name"] = sorted({r for c in commits for r in c["repo_name"]})
+    commit["_licenses"] = sorted(set(grouped["licence"]), key=lambda p: (p[0], p[1] or ""))
+
+    dropped = licence_chain.first_drop(commit)
+    if dropped:
+        yield Drop(counter_name(*dropped))
+        return
+
+    blobs = {side: (blob_id, blob) for side, blob_id, blob in grouped["blob"]}
+    source = commit.get("_source", "")
+    for side in ("old", "new"):
+        blob_id, blob = blobs.get(side, (None, None))
+        if blob is None:
+            yield dead_letter("join_contents", "commits", sha, f"missing blob: {side}_sha1 {blob_id} "
+                              "not in contents", _public(commit), source, max_raw_chars)
+            return
+        if blob.get("undecodable") and not blob.get("binary"):
+            yield dead_letter("join_contents", "commits", sha, f"undecodable content: {side} blob "
+                              f"{blob_id} is not valid UTF-8", _public(commit), source, max_raw_chars)
+            return
+        commit[f"_{side}_blob"] = blob
+
+    dropped = content_chain.first_drop(commit)
+    if dropped:
+        yield Drop(counter_name(*dropped))
+        return
+
+    yield commitpack_row(commit, licence_chain)
+
+
+def commitpack_row(commit: dict, licence_chain: FilterChain) -> dict:
+    d = single_difference(commit)
+    licence_filter = next((f for f in licence_chain.filters if f.name == "licence"), None)
+    if licence_filter is not None:
+        licence = allowed_license(commit["_licenses"], licence_filter.allow)
+    else:  # licence filter disabled: report whatever licence the repositories have
+        licence = next((lic for _repo, lic in commit["_licenses"] if lic), None)
+    return {
+        "commit": commit["commit"],
+        "old_file": d["old_path"],
+        "new_file": d["new_path"],
+        "old_contents": commit["_old_blob"]["content"],
+        "new_contents": commit["_new_blob"]["content"],
+        "subject": commit.get("subject") or "",
+        "message": commit.get("message") or "",
+        "lang": language_of(d["new_path"]),
+        "license": licence or "unknown",
+        "repos": ",".join(commit["repo_name"]),
+    }
+
+
+# --- what makes two commits duplicates ------------------------------------------------------
+
+CHANGE_FIELD = "_change"
+
+
+def change_text(old: str, new: str) -> str:
+    """The lines a commit removed ("-") and added ("+"), in file order: what deduplication
+    compares. Successive commits to one file share most of their contents but not their change,
+    so comparing whole files would merge a file's history; equal changes (cherry-picks,
+    re-applied patches, vendored copies) are the duplicates worth removing."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    removed, added = Counter(old_lines), Counter(new_lines)
+    removed.subtract(new_lines)
+    added.subtract(old_lines)
+    out = []
+    for line in old_lines:
+        if removed[line] > 0:
+            removed[line] -= 1
+            out.append(f"-{line}")
+    for line in new_lines:
+        if added[line] > 0:
+            added[line] -= 1
+            out.append(f"+{line}")
+    return "\n".join(out)
+
+
+def with_change(row: dict) -> dict:
+    return {**row, CHANGE_FIELD: change_text(row["old_contents"] or "", row["new_contents"] or "")}
+
+
+def without_change(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != CHANGE_FIELD}
+
+
+# --- CommitPackFT and instruction examples ---------------------------------------------------
+
+
+def commitpackft_events(row: dict, ft_chain: FilterChain):
+    dropped = ft_chain.first_drop(row)
+    if dropped:
+        yield Drop(counter_name(*dropped))
+        return
+    yield {**row, "subject": clean_subject(row["subject"])}
+
+
+def render_octocoder(row: dict) -> tuple[str, str]:
+    """OctoCoder's Question/Answer format: prompt = subject + "\\n" + old contents."""
+    prompt = f"Question: {row['subject']}\n{row['old_contents']}\n\nAnswer: "
+    return prompt, row["new_contents"]
+
+
+def render_commit_tokens(row: dict, with_filename: bool) -> tuple[str, str]:
+    """``<commit_before>{old}<commit_msg>{subject}<commit_after>{new}<|endoftext|>``,
+    optionally prefixed with ``<filename>{basename}``."""
+    prefix = f"<filename>{posixpath.basename(row['new_file'])}" if with_filename else ""
+    prompt = f"{prefix}<commit_before>{row['old_contents']}<commit_msg>{row['subject']}<commit_after>"
+    return prompt, f"{row['new_contents']}<|endoftext|>"
+
+
+def render_instructions(row: dict, formats: Iterable[str], filename_rate: float = 0.5, seed: int = 0):
+    for fmt in formats:
+        if fmt == "octocoder":
+            prompt, completion = render_octocoder(row)
+        elif fmt == "commit_tokens":
+            with_filename = seeded_fraction(seed, row["commit"]) < filename_rate
+            prompt, completion = render_commit_tokens(row, with_filename)
+        else:
+            raise ValueError(f"unknown instruction format {fmt!r}")
+        yield {
+            "commit": row["commit"], "format": fmt, "prompt": prompt, "completion": completion,
+            "text": prompt + completion, "lang": row["lang"], "license": row["license"], "repos": row["repos"],
+            "new_file": row["new_file"],
+        }

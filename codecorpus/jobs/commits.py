@@ -1,0 +1,243 @@
+"""``codecorpus commits``: GitHub commits -> CommitPack, CommitPackFT and instruction examples.
+
+The recipe (OctoPack's, on Beam):
+
+    read commits, licences, contents         (dump folder, git:PATH or bq:DATASET)
+    -> commit filters                        single_file, message, lang
+    -> join licences and before/after blobs  keyed joins, no table held in memory
+    -> licence and content filters           licence, binary, size
+    -> redact PII                            contents, subject, message     => commitpack/
+    -> CommitPackFT filters                  ft_subject, ft_bump, ft_length => commitpackft/
+    -> render training examples              OctoCoder Q/A, commit tokens   => instructions/
+    every failure, its raw record redacted                                  => dead_letter/
+
+Accounting: every commit read is kept in ``commitpack``, dropped by a named filter, or
+dead-lettered; every ``commitpack`` row is kept in ``commitpackft`` or dropped by an ft filter.
+
+PII (``transforms/pii.py``, the ``pii`` config section) is redacted by default before any table is
+written, so every table downstream of it is redacted; author, committer and trailer emails only
+ever reach ``dead_letter/`` raw records, where they are removed or hashed. ``--no-pii`` turns it
+all off (recorded in ``manifest.json`` -> ``pii``).
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from codecorpus import schemas
+from codecorpus.core.filters import build_chain
+from codecorpus.commits.filters import COMMIT_FILTERS, JOINED_FILTERS
+from codecorpus.commits.ft_filters import FT_FILTERS
+from codecorpus.io import manifest as manifest_io
+from codecorpus.io.parquet import WriteTable
+from codecorpus.io.sources import InputSpec, ReadTable, parse_inputs
+from codecorpus.jobs import runner as common
+from codecorpus.commits import commitpack as cp
+from codecorpus.commits import pushdown
+from codecorpus.pii import redact as pii
+from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
+from codecorpus.core.routing import STATS, Ledger, dead_letter_order, routed
+
+INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
+PII_FIELDS = ("old_contents", "new_contents", "subject", "message")
+
+SUMMARY = "commits -> CommitPack / CommitPackFT / instructions"
+DESCRIPTION = """\
+Build CommitPack-style tables from GitHub commits.
+
+--input is one of:
+  PATH or URL            a folder of BigQuery github_repos exports (commits, contents,
+                         licenses [, files, languages]) as NDJSON, gzip NDJSON or Parquet,
+                         local or on any fsspec filesystem (gs://bucket/dump)
+  git:PATH[,PATH...]     local git repositories, read directly (repeat --input for more)
+  bq:PROJECT.DATASET     live BigQuery (bq:public = bigquery-public-data.github_repos), with
+                         the licence, message and single-file filters pushed into the SQL
+
+Filters (configure them in --config YAML, disable with --disable-filter NAME):
+  single_file message lang     on the commit, before contents are joined
+  licence binary size          after the licence and contents join      -> commitpack/
+  ft_subject ft_bump ft_length CommitPackFT rules                        -> commitpackft/
+Training examples from commitpackft                                      -> instructions/
+
+PII (emails, IP addresses, keys, passwords, names, usernames) is redacted in contents, subjects
+and messages before any table is written, and in the raw records of dead_letter/ (author and
+committer emails removed); configure it in the `pii:` section, turn it off with --no-pii.
+
+Example:
+  codecorpus commits --input ../shared/data/github_repos_sample --output out/commits
+"""
+
+TABLES = {
+    "commitpack": schemas.COMMITPACK,
+    "commitpackft": schemas.COMMITPACKFT,
+    "instructions": schemas.INSTRUCTIONS,
+    "clusters": schemas.CLUSTERS,
+    "dead_letter": schemas.DEAD_LETTER,
+}
+TABLE_NOTES = {
+    "commitpack": "single-file commits with contents before and after (CommitPack); PII in contents, "
+                  "subject and message replaced by <EMAIL>, <KEY> … unless run with --no-pii",
+    "commitpackft": "the CommitPackFT subset: imperative subjects, short files",
+    "instructions": "training examples from commitpackft, one row per `format`: `octocoder` "
+                    "(Question/Answer) and `commit_tokens` (`<commit_before>…<commit_after>`)",
+    "clusters": "commits in a duplicate cluster (exact or near, on the lines each commit changes): "
+                "the kept commit, cluster size, Jaccard estimate",
+    "dead_letter": "records that could not be processed: stage, error and raw input (PII-redacted, "
+                   "author/committer emails removed)",
+}
+
+SORT_KEYS = {
+    "commitpack": lambda r: (r["commit"],),
+    "commitpackft": lambda r: (r["commit"],),
+    "instructions": lambda r: (r["commit"], r["format"]),
+    "clusters": lambda r: (r["cluster_id"], r["id"]),
+    "dead_letter": dead_letter_order,
+}
+
+
+def filter_chains(config: dict):
+    filters = config["commits"]["filters"]
+    pick = lambda names: {n: filters[n] for n in filters if n in names}  # noqa: E731
+    commit_chain = build_chain(COMMIT_FILTERS, pick(COMMIT_FILTERS))
+    licence_chain = build_chain(JOINED_FILTERS, pick({"licence"}))
+    content_chain = build_chain(JOINED_FILTERS, pick({"binary", "size"}))
+    ft_chain = build_chain(FT_FILTERS, config["commits"]["ft_filters"])
+    return commit_chain, licence_chain, content_chain, ft_chain
+
+
+def add_arguments(parser) -> None:
+    common.add_job_arguments(parser, "input dump path/URL, git:PATH or bq:PROJECT.DATASET (repeatable)")
+    parser.add_argument("--no-pii", action="store_true",
+                        help="do not redact PII (on by default; recorded in manifest.json -> pii)")
+    parser.add_argument("--no-dedup", action="store_true",
+                        help="do not deduplicate commits (commits.dedup; on by default: exact, then near, "
+                             "on the lines each commit changes)")
+
+
+def run(args, beam_args: list[str]) -> int:
+    spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
+    job = common.BeamJob(
+        name="commits", tables=TABLES, accounting=ACCOUNTING,
+        build=lambda pipeline, args, config: build(pipeline, spec, args.output, config),
+        card_title="codecorpus commit corpus",
+        card_description="Single-file GitHub commits turned into CommitPack / CommitPackFT tables and "
+                         "instruction-tuning examples by `codecorpus commits`.",
+        table_notes=TABLE_NOTES,
+        card_licenses=lambda config: sorted(set(config["commits"]["filters"]["licence"]["allow"])),
+        describe_input=lambda args: spec.describe(),
+        configure=configure_pii,
+        manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe()})
+    return common.run_beam_job(job, args, beam_args)
+
+
+def configure_pii(args, config: dict) -> dict:
+    if getattr(args, "no_pii", False):
+        config["pii"]["enabled"] = False
+    if getattr(args, "no_dedup", False):
+        config["commits"]["dedup"] = False
+    if config["commits"]["dedup"]:
+        check_config(config["dedup"])
+    return config
+
+
+def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
+    commit_chain, licence_chain, content_chain, ft_chain = filter_chains(config)
+    instructions_cfg = config["commits"]["instructions"]
+    unknown = set(instructions_cfg["formats"]) - set(INSTRUCTION_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown instruction format(s) {sorted(unknown)}; known: {INSTRUCTION_FORMATS}")
+    max_raw = config["dead_letter"]["max_raw_chars"]
+    redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
+    ledger = Ledger()
+
+    commits = ledger.take(pipeline | "ReadCommits" >> ReadTable(spec, "commits", config, queries=pushdown.QUERIES))
+    licenses = ledger.take(pipeline | "ReadLicenses" >> ReadTable(spec, "licenses", config, required=False, queries=pushdown.QUERIES))
+    contents = ledger.take(pipeline | "ReadContents" >> ReadTable(spec, "contents", config, required=False, queries=pushdown.QUERIES))
+
+    candidates = ledger.take(commits | "CommitFilters" >> routed(
+        lambda c: _commit_filter_events(c, commit_chain), "commit_filters", "commits",
+        key_of=lambda c: c.get("commit"), max_raw_chars=max_raw))
+    assembled = ledger.take(
+        candidates
+        | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
+        | "AssembleAndFilter" >> routed(
+            lambda e: cp.assemble(e, licence_chain, content_chain, max_raw), "join_contents", "commits",
+            key_of=lambda e: e[0], max_raw_chars=max_raw))
+    clusters = None
+    if config["commits"]["dedup"]:
+        # Deduplicate on the change each commit makes (before PII, so duplicates are not redacted).
+        deduplicated = (assembled | "AddChangeText" >> beam.Map(cp.with_change)
+                        | "Deduplicate" >> Deduplicate(cp.CHANGE_FIELD, "commit", config, table="commits"))
+        clusters = deduplicated[CLUSTERS]
+        assembled = ledger.take(deduplicated) | "DropChangeText" >> beam.Map(cp.without_change)
+    commitpack = ledger.take(assembled | "RedactPII" >> pii.RedactFields(
+        PII_FIELDS, redactor, stage="pii", table="commits", key_of=lambda r: r["commit"],
+        max_raw_chars=max_raw)) if redactor else assembled
+    commitpackft = ledger.take(commitpack | "CommitPackFTFilters" >> routed(
+        lambda r: cp.commitpackft_events(r, ft_chain), "ft_filters", "commitpack",
+        key_of=lambda r: r["commit"], max_raw_chars=max_raw))
+    instructions = ledger.take(commitpackft | "RenderInstructions" >> routed(
+        lambda r: cp.render_instructions(r, instructions_cfg["formats"], instructions_cfg["filename_rate"],
+                                         instructions_cfg["seed"]),
+        "render_instructions", "commitpackft", key_of=lambda r: r["commit"], max_raw_chars=max_raw))
+
+    dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    if redactor:
+        redacted = dead_letters | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor)
+        ledger.add_stats(redacted[STATS])
+        dead_letters = redacted["kept"]
+    if clusters is None:
+        clusters = pipeline | "NoClusters" >> beam.Create([])
+    for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft),
+                       ("instructions", instructions), ("clusters", clusters), ("dead_letter", dead_letters)):
+        _ = rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])
+    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+
+
+def _commit_filter_events(commit: dict, chain):
+    from codecorpus.core.filters import counter_name
+    from codecorpus.core.routing import Drop
+
+    dropped = chain.first_drop(commit)
+    if dropped:
+        return [Drop(counter_name(*dropped))]
+    return [commit]
+
+
+# --- accounting identities, checked from the written tables and the counters ------------------
+
+
+def commits_identity(counters: dict, rows: dict) -> dict:
+    read = counters.get("read/commits", 0)
+    kept = rows["commitpack"]
+    dropped = sum(v for k, v in counters.items() if k.startswith("filter/") and not k.startswith("filter/ft_"))
+    dead = manifest_io.sum_prefix(counters, "dead_letter/commits/")
+    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
+            "holds": read == kept + dropped + dead}
+
+
+def commitpackft_identity(counters: dict, rows: dict) -> dict:
+    read = rows["commitpack"]
+    kept = rows["commitpackft"]
+    dropped = manifest_io.sum_prefix(counters, "filter/ft_")
+    dead = manifest_io.sum_prefix(counters, "dead_letter/commitpack/")
+    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
+            "holds": read == kept + dropped + dead}
+
+
+def other_tables_identity(counters: dict, rows: dict) -> dict:
+    """Licences and contents are lookup tables: each row read is parsed or dead-lettered."""
+    terms = {}
+    for table in ("licenses", "contents"):
+        terms[f"{table}_read"] = counters.get(f"read/{table}", 0)
+        terms[f"{table}_dead_lettered"] = manifest_io.sum_prefix(counters, f"dead_letter/{table}/")
+    terms["dead_letter_rows"] = rows["dead_letter"]
+    terms["holds"] = rows["dead_letter"] == manifest_io.sum_prefix(counters, "dead_letter/")
+    return terms
+
+
+ACCOUNTING = {
+    "commits": commits_identity,
+    "commitpackft": commitpackft_identity,
+    "dead_letters": other_tables_identity,
+}

@@ -1,0 +1,281 @@
+"""``codecorpus files``: files of repositories -> a file corpus and fill-in-the-middle examples.
+
+The recipe (The Stack's filters, StarCoder's FIM; REFERENCE §4, §5):
+
+    read files at a ref with contents, licence     dump `files` table, git:PATH HEAD, or a folder
+    -> file filters                                licence, binary, size, lang, generated,
+                                                   long_lines, alnum_fraction
+    -> redact PII in content                       (the `pii` section; --no-pii)
+    -> deduplicate contents                        decontaminate, exact, near (the `dedup` section;
+                                                   --no-dedup)                     => files/, clusters/
+    -> FIM examples, one per file or chunk         PSM / SPM / none; random or structure spans
+                                                                                   => fim/
+    every failure, its raw record redacted                                         => dead_letter/
+
+Accounting: every file read is kept in ``files``, dropped by a named filter (``filter/...``,
+dedup's included), or dead-lettered; every ``files`` row is cut into chunks and every chunk is
+a ``fim`` row or a dead letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import apache_beam as beam
+
+from codecorpus import schemas
+from codecorpus.core.filters import build_chain, counter_name
+from codecorpus.files.filters import FILE_FILTERS, text_stats
+from codecorpus.io import manifest as manifest_io
+from codecorpus.io.parquet import WriteTable
+from codecorpus.io.repo_files import ReadRepositoryFiles
+from codecorpus.io.sources import InputSpec, parse_inputs
+from codecorpus.jobs import runner as common
+from codecorpus.fim import render as fim
+from codecorpus.pii import redact as pii
+from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
+from codecorpus.fim.structure import StructureSpans
+from codecorpus.core.languages import language_of
+from codecorpus.core.routing import STATS, Drop, Ledger, dead_letter, dead_letter_order, routed
+
+ID_FIELD = "file_id"   # repo:ref:path, the id dedup keys records by
+
+SUMMARY = "repository files -> filtered, PII-redacted, deduplicated file corpus + FIM examples"
+DESCRIPTION = """\
+Build a file corpus and fill-in-the-middle (FIM) training examples from the files of
+repositories.
+
+--input is one of:
+  PATH or URL            a dump with a `files` table (files at a ref) joined to `contents` and
+                         `licenses` (BigQuery github_repos exports, or `codecorpus export-git`);
+                         a folder without a `files` table is read as plain source files
+  git:PATH[,PATH...]     the HEAD of local git repositories (repeat --input for more)
+
+Filters (configure them in the `files.filters` section of --config YAML, disable with
+--disable-filter NAME; The Stack's thresholds by default):
+  licence binary size lang generated long_lines alnum_fraction
+Then PII is redacted in `content` (the `pii` section; --no-pii) and contents are deduplicated
+(the `dedup` section; --no-dedup)                                          -> files/, clusters/
+FIM, one example per file (or per chunk of `files.fim.chunk_chars`)       -> fim/
+  modes psm / spm / none (--fim-rate, --spm-rate), middles at random character positions or
+  whole syntax nodes (--span random|structure|mix; tree-sitter, Python, JavaScript, Java, Go),
+  rendered with a token set (--token-set starcoder|codellama|a custom set from the config)
+
+Example:
+  codecorpus files --input ../shared/data/github_repos_sample --output out/files --span mix
+"""
+
+TABLES = {
+    "files": schemas.FILE_CORPUS,
+    "fim": schemas.FIM_EXAMPLES,
+    "clusters": schemas.CLUSTERS,
+    "dead_letter": schemas.DEAD_LETTER,
+}
+TABLE_NOTES = {
+    "files": "files kept by the licence, binary, size, language, generated/vendored, line-length and "
+             "alphanumeric filters, PII in `content` replaced by <EMAIL>, <KEY> … (unless run with --no-pii), "
+             "deduplicated (exact and near) unless run with --no-dedup",
+    "fim": "one FIM example per file (or chunk): `mode` psm / spm / none, `span_kind` random, none or the syntax "
+           "node type of the middle; `prefix + middle + suffix` is the chunk; `text` is the rendering",
+    "clusters": "every file in a duplicate cluster: `id` (repo:ref:path), `cluster_id` (the kept file's id), "
+                "`cluster_size`, `kept`, `match`, `jaccard`",
+    "dead_letter": "records that could not be processed: stage, error and raw input (PII-redacted)",
+}
+
+SORT_KEYS = {
+    "files": lambda r: (r["repo"], r["path"], r["ref"] or ""),
+    "fim": lambda r: (r["repo"], r["path"], r["ref"] or "", r["chunk"]),
+    "clusters": lambda r: (r["cluster_id"], r["id"]),
+    "dead_letter": dead_letter_order,
+}
+
+
+def add_arguments(parser) -> None:
+    common.add_job_arguments(parser, "a dump folder/URL with a `files` table, git:PATH, or a plain folder "
+                                     "(repeatable)")
+    parser.add_argument("--no-pii", action="store_true",
+                        help="do not redact PII (on by default; recorded in manifest.json -> pii)")
+    parser.add_argument("--no-dedup", action="store_true", help="do not deduplicate contents (files.dedup)")
+    parser.add_argument("--span", choices=fim.SPAN_MODES,
+                        help="FIM middles: random character positions, whole syntax nodes, or a mix "
+                             "(files.fim.structure_rate of them structure); default files.fim.span (random)")
+    parser.add_argument("--fim-rate", type=float, metavar="P", help="share of examples turned into FIM "
+                        "(default files.fim.fim_rate, 0.5)")
+    parser.add_argument("--spm-rate", type=float, metavar="P", help="share of FIM examples in SPM order "
+                        "(default files.fim.spm_rate, 0.5)")
+    parser.add_argument("--token-set", metavar="NAME", help="starcoder, codellama or a set from "
+                        "files.fim.token_sets (default files.fim.token_set)")
+
+
+def run(args, beam_args: list[str]) -> int:
+    spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
+    if spec.kind == "bigquery":
+        raise ValueError("codecorpus files reads a dump, git:PATH or a folder; export BigQuery's files, "
+                         "contents and licenses tables to a dump first")
+    # Filter names shared with the commit job (licence, size …) mean this job's filters here.
+    args.files_disabled = [n for n in args.disable_filter if n in FILE_FILTERS]
+    args.disable_filter = [n for n in args.disable_filter if n not in FILE_FILTERS]
+    job = common.BeamJob(
+        name="files", tables=TABLES, accounting=ACCOUNTING,
+        build=lambda pipeline, args, config: build(pipeline, spec, args.output, config),
+        card_title="codecorpus file corpus",
+        card_description="Files of repositories, licence-filtered, PII-redacted and deduplicated, and "
+                         "fill-in-the-middle training examples made from them by `codecorpus files`.",
+        table_notes=TABLE_NOTES,
+        card_licenses=lambda config: sorted(set(config["files"]["filters"]["licence"]["allow"])),
+        describe_input=lambda args: spec.describe(),
+        configure=configure,
+        manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe(),
+                                             "fim": describe_fim(config)})
+    return common.run_beam_job(job, args, beam_args)
+
+
+def configure(args, config: dict) -> dict:
+    """Command-line switches -> config, then a check that everything the job builds can be built."""
+    files_cfg, fim_cfg = config["files"], config["files"]["fim"]
+    for name in getattr(args, "files_disabled", ()):
+        files_cfg["filters"][name]["enabled"] = False
+    if getattr(args, "no_pii", False):
+        config["pii"]["enabled"] = False
+    if getattr(args, "no_dedup", False):
+        files_cfg["dedup"] = False
+    for option, key in (("span", "span"), ("fim_rate", "fim_rate"), ("spm_rate", "spm_rate"),
+                        ("token_set", "token_set")):
+        if getattr(args, option, None) is not None:
+            fim_cfg[key] = getattr(args, option)
+    build_chain(FILE_FILTERS, files_cfg["filters"])
+    fim.FimSettings.from_config(fim_cfg)
+    StructureSpans(**fim_cfg["structure"])
+    if files_cfg["dedup"]:
+        check_config(config["dedup"])
+    return config
+
+
+def describe_fim(config: dict) -> dict:
+    settings = fim.FimSettings.from_config(config["files"]["fim"])
+    return {"token_set": {k: v for k, v in vars(settings.tokens).items()}, "span": settings.span,
+            "structure_share": settings.structure_share, "fim_rate": settings.fim_rate,
+            "spm_rate": settings.spm_rate, "eot_after": list(settings.eot_after)}
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+def record_key(record: dict) -> str:
+    return f"{record.get('repo_name')}:{record.get('ref') or ''}:{record.get('path')}"
+
+
+def git_blob_sha(content: str) -> str:
+    data = content.encode("utf-8", "surrogatepass")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+class FilterFiles:
+    """``routed`` body: a file record -> the record with ``lang``, ``sha`` and ``file_id`` (kept),
+    or a counted drop (``filter/<name>/<reason>``)."""
+
+    def __init__(self, chain, max_raw_chars: int):
+        self.chain = chain
+        self.max_raw_chars = max_raw_chars
+
+    def __call__(self, record: dict) -> list:
+        content = record.get("content")
+        candidate = {**record, "lang": language_of(record.get("path"))}
+        if content is not None:
+            candidate["_stats"] = tuple(text_stats(content))
+        dropped = self.chain.first_drop(candidate)
+        if dropped:
+            return [Drop(counter_name(*dropped))]
+        if content is None:
+            return [dead_letter("file_filters", "files", record_key(record), "no text content (a binary blob, or "
+                                "one too large to be stored) and the binary/size filters are off", record,
+                                max_raw_chars=self.max_raw_chars)]
+        del candidate["_stats"]
+        candidate["sha"] = record.get("id") or git_blob_sha(content)
+        candidate[ID_FIELD] = record_key(record)
+        return [candidate]
+
+
+def files_row(record: dict) -> dict:
+    """A kept record -> its ``files`` row; size and line statistics of the content as written."""
+    content = record["content"]
+    stats = text_stats(content)
+    return {"repo": record["repo_name"], "ref": record.get("ref"), "path": record["path"], "sha": record["sha"],
+            "lang": record["lang"], "license": record.get("license"), "content": content,
+            "size": len(content.encode("utf-8", "surrogatepass")), "lines": stats.lines,
+            "max_line_length": stats.max_line_length, "avg_line_length": stats.mean_line_length,
+            "alphanum_fraction": stats.alphanum_fraction}
+
+
+def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
+    files_cfg = config["files"]
+    chain = build_chain(FILE_FILTERS, files_cfg["filters"])
+    settings = fim.FimSettings.from_config(files_cfg["fim"])
+    spans = StructureSpans(**files_cfg["fim"]["structure"])
+    max_raw = config["dead_letter"]["max_raw_chars"]
+    size = files_cfg["filters"]["size"]
+    read_limit = size["max_bytes"] if size.get("enabled", True) else 10_000_000
+    redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
+    ledger = Ledger()
+
+    files = pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(spec, config, ledger, max_bytes=read_limit)
+    candidates = ledger.take(files | "FileFilters" >> routed(
+        FilterFiles(chain, max_raw), "file_filters", "files", key_of=record_key, max_raw_chars=max_raw))
+
+    # PII: one step; without it (--no-pii) the candidates go on as they are.
+    redacted = ledger.take(candidates | "RedactPII" >> pii.RedactFields(
+        ("content",), redactor, stage="pii", table="files", key_of=record_key,
+        max_raw_chars=max_raw)) if redactor else candidates
+
+    # Dedup: one step; without it (--no-dedup) every redacted file is kept.
+    if files_cfg["dedup"]:
+        deduplicated = redacted | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files")
+        kept = ledger.take(deduplicated)
+        clusters = deduplicated[CLUSTERS]
+    else:
+        kept = redacted
+        clusters = pipeline | "NoClusters" >> beam.Create([])
+
+    rows = kept | "FileRows" >> beam.Map(files_row)
+    examples = ledger.take(rows | "RenderFIM" >> fim.RenderFim(settings, spans, max_raw_chars=max_raw))
+
+    dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    if redactor:
+        redacted_dead = dead_letters | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor)
+        ledger.add_stats(redacted_dead[STATS])
+        dead_letters = redacted_dead["kept"]
+    for name, table_rows in (("files", rows), ("fim", examples), ("clusters", clusters),
+                             ("dead_letter", dead_letters)):
+        _ = table_rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])
+    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+
+
+# --- accounting identities, checked from the written tables and the counters ------------------
+
+
+def files_identity(counters: dict, rows: dict) -> dict:
+    read = counters.get("read/files", 0)
+    kept = rows["files"]
+    dropped = manifest_io.sum_prefix(counters, "filter/")
+    dead = manifest_io.sum_prefix(counters, "dead_letter/files/")
+    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
+            "holds": read == kept + dropped + dead}
+
+
+def fim_identity(counters: dict, rows: dict) -> dict:
+    """Every ``files`` row was cut into chunks, and every chunk is a ``fim`` row or a dead letter."""
+    files_failed = counters.get("dead_letter/fim/fim", 0)
+    chunks = counters.get("fim/chunks", 0)
+    chunks_failed = counters.get("dead_letter/fim/fim_chunk", 0)
+    files_chunked = counters.get("fim/files", 0)
+    return {"files": rows["files"], "files_chunked": files_chunked, "files_dead_lettered": files_failed,
+            "chunks": chunks, "fim_rows": rows["fim"], "chunks_dead_lettered": chunks_failed,
+            "holds": rows["files"] == files_chunked + files_failed and chunks == rows["fim"] + chunks_failed}
+
+
+def dead_letters_identity(counters: dict, rows: dict) -> dict:
+    counted = manifest_io.sum_prefix(counters, "dead_letter/")
+    return {"dead_letter_rows": rows["dead_letter"], "counted": counted, "holds": rows["dead_letter"] == counted}
+
+
+ACCOUNTING = {"files": files_identity, "fim": fim_identity, "dead_letters": dead_letters_identity}
