@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.resources
-from typing import Any, Iterable
+from typing import Iterable
 
 import fsspec
 import yaml
@@ -39,8 +39,12 @@ def merge(base: dict, override: dict, path: str = "") -> dict:
     return merged
 
 
-def load_config(path: str | None = None, disabled_filters: Iterable[str] = ()) -> dict:
-    """The defaults, merged with the YAML at ``path`` (any fsspec path), with filters disabled."""
+def load_config(path: str | None = None, disabled_filters: Iterable[str] = (), filters: str = "commits") -> dict:
+    """The defaults, merged with the YAML at ``path`` (any fsspec path), with filters disabled.
+
+    ``filters`` names the job whose filters ``disabled_filters`` refers to: ``commits`` (the commit
+    and CommitPackFT filters) or ``files`` (the file filters); dedup's stages are in both, so a
+    name such as ``size``, which both jobs have, means the running job's filter."""
     config = default_config()
     if path:
         try:
@@ -54,26 +58,20 @@ def load_config(path: str | None = None, disabled_filters: Iterable[str] = ()) -
             raise ConfigError(f"config file {path} must hold a mapping at top level")
         config = merge(config, user)
     for name in disabled_filters:
-        section = _filter_section(config, name)
+        section = _filter_section(config, name, filters)
         section[name]["enabled"] = False
     return config
 
 
-def _filter_section(config: dict, name: str) -> dict:
+def _filter_section(config: dict, name: str, filters: str = "commits") -> dict:
     # The dedup section also holds `keep`, which is not a filter: only entries with `enabled` are.
     dedup = {k: v for k, v in config["dedup"].items() if isinstance(v, dict) and "enabled" in v}
-    sections = (config["commits"]["filters"], config["commits"]["ft_filters"], dedup)
+    if filters == "files":
+        sections = (config["files"]["filters"], dedup)
+    else:
+        sections = (config["commits"]["filters"], config["commits"]["ft_filters"], dedup)
     for section in sections:
         if name in section:
             return section
     known = sorted(n for section in sections for n in section)
     raise ConfigError(f"unknown filter '{name}'; filters are: {', '.join(known)}")
-
-
-def get(config: dict, dotted: str, default: Any = None) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node

@@ -43,11 +43,13 @@ class WriteStats(beam.PTransform):
                 | "WriteCounters" >> beam.Map(lambda pairs: _write_json(path, dict(sorted(pairs)))))
 
 
-def read_stats(output: str) -> dict[str, int]:
+def read_stats(output: str) -> dict[str, int] | None:
+    """The run's summed counters, or None when the run wrote none (it did not finish, or its
+    workers wrote somewhere the launcher cannot see)."""
     path = join_path(output, TMP_DIR, "stats.json")
     fs, _ = fsspec.core.url_to_fs(path)
     if not fs.exists(path):
-        return {}
+        return None
     with fsspec.open(path, "r", encoding="utf-8") as f:
         return json.load(f)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import math
 import posixpath
-from typing import Callable
+from typing import Callable, Optional
 
 import apache_beam as beam
 import fsspec

@@ -28,15 +28,15 @@ from codecorpus import schemas
 from codecorpus.core.filters import build_chain
 from codecorpus.commits.filters import COMMIT_FILTERS, JOINED_FILTERS
 from codecorpus.commits.ft_filters import FT_FILTERS
-from codecorpus.io import manifest as manifest_io
-from codecorpus.io.parquet import WriteTable
 from codecorpus.io.sources import InputSpec, ReadTable, parse_inputs
 from codecorpus.jobs import runner as common
 from codecorpus.commits import commitpack as cp
 from codecorpus.commits import pushdown
 from codecorpus.pii import redact as pii
 from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
-from codecorpus.core.routing import STATS, Ledger, dead_letter_order, routed
+from codecorpus.config import ConfigError
+from codecorpus.core.routing import dead_letter_order
+from codecorpus.jobs.runner import Table
 
 INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
 PII_FIELDS = ("old_contents", "new_contents", "subject", "message")
@@ -68,30 +68,20 @@ Example:
 """
 
 TABLES = {
-    "commitpack": schemas.COMMITPACK,
-    "commitpackft": schemas.COMMITPACKFT,
-    "instructions": schemas.INSTRUCTIONS,
-    "clusters": schemas.CLUSTERS,
-    "dead_letter": schemas.DEAD_LETTER,
-}
-TABLE_NOTES = {
-    "commitpack": "single-file commits with contents before and after (CommitPack); PII in contents, "
-                  "subject and message replaced by <EMAIL>, <KEY> … unless run with --no-pii",
-    "commitpackft": "the CommitPackFT subset: imperative subjects, short files",
-    "instructions": "training examples from commitpackft, one row per `format`: `octocoder` "
-                    "(Question/Answer) and `commit_tokens` (`<commit_before>…<commit_after>`)",
-    "clusters": "commits in a duplicate cluster (exact or near, on the lines each commit changes): "
-                "the kept commit, cluster size, Jaccard estimate",
-    "dead_letter": "records that could not be processed: stage, error and raw input (PII-redacted, "
-                   "author/committer emails removed)",
-}
-
-SORT_KEYS = {
-    "commitpack": lambda r: (r["commit"],),
-    "commitpackft": lambda r: (r["commit"],),
-    "instructions": lambda r: (r["commit"], r["format"]),
-    "clusters": lambda r: (r["cluster_id"], r["id"]),
-    "dead_letter": dead_letter_order,
+    "commitpack": Table(schemas.COMMITPACK, lambda r: (r["commit"],),
+                        "single-file commits with contents before and after (CommitPack); PII in contents, "
+                        "subject and message replaced by <EMAIL>, <KEY> … unless run with --no-pii"),
+    "commitpackft": Table(schemas.COMMITPACKFT, lambda r: (r["commit"],),
+                          "the CommitPackFT subset: imperative subjects, short files"),
+    "instructions": Table(schemas.INSTRUCTIONS, lambda r: (r["commit"], r["format"]),
+                          "training examples from commitpackft, one row per `format`: `octocoder` "
+                          "(Question/Answer) and `commit_tokens` (`<commit_before>…<commit_after>`)"),
+    "clusters": Table(schemas.CLUSTERS, lambda r: (r["cluster_id"], r["id"]),
+                      "commits in a duplicate cluster (exact or near, on the lines each commit changes): "
+                      "the kept commit, cluster size, Jaccard estimate"),
+    "dead_letter": Table(schemas.DEAD_LETTER, dead_letter_order,
+                         "records that could not be processed: stage, error and raw input (PII-redacted, "
+                         "author/committer emails removed)"),
 }
 
 
@@ -118,80 +108,64 @@ def run(args, beam_args: list[str]) -> int:
     spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
     job = common.BeamJob(
         name="commits", tables=TABLES, accounting=ACCOUNTING,
-        build=lambda pipeline, args, config: build(pipeline, spec, args.output, config),
+        build=lambda stages, config: build(stages, spec, config),
         card_title="codecorpus commit corpus",
         card_description="Single-file GitHub commits turned into CommitPack / CommitPackFT tables and "
                          "instruction-tuning examples by `codecorpus commits`.",
-        table_notes=TABLE_NOTES,
         card_licenses=lambda config: sorted(set(config["commits"]["filters"]["licence"]["allow"])),
         describe_input=lambda args: spec.describe(),
-        configure=configure_pii,
+        configure=configure,
+        redactor=lambda config: pii.Redactor(config) if config["pii"]["enabled"] else None,
         manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe()})
     return common.run_beam_job(job, args, beam_args)
 
 
-def configure_pii(args, config: dict) -> dict:
+def configure(args, config: dict) -> dict:
+    """Command-line switches -> config, then a check that everything the job builds can be built."""
     if getattr(args, "no_pii", False):
         config["pii"]["enabled"] = False
     if getattr(args, "no_dedup", False):
         config["commits"]["dedup"] = False
     if config["commits"]["dedup"]:
         check_config(config["dedup"])
+    filter_chains(config)
+    unknown = set(config["commits"]["instructions"]["formats"]) - set(INSTRUCTION_FORMATS)
+    if unknown:
+        raise ConfigError(f"commits.instructions.formats: unknown format(s) {sorted(unknown)}; "
+                          f"known: {', '.join(INSTRUCTION_FORMATS)}")
     return config
 
 
-def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
+def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     commit_chain, licence_chain, content_chain, ft_chain = filter_chains(config)
-    instructions_cfg = config["commits"]["instructions"]
-    unknown = set(instructions_cfg["formats"]) - set(INSTRUCTION_FORMATS)
-    if unknown:
-        raise ValueError(f"unknown instruction format(s) {sorted(unknown)}; known: {INSTRUCTION_FORMATS}")
-    max_raw = config["dead_letter"]["max_raw_chars"]
+    instructions_cfg, max_raw = config["commits"]["instructions"], config["dead_letter"]["max_raw_chars"]
     redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
-    ledger = Ledger()
+    read = lambda table, required=True: stages.read(  # noqa: E731
+        f"Read{table.title()}", ReadTable(spec, table, config, required=required, queries=pushdown.QUERIES))
 
-    commits = ledger.take(pipeline | "ReadCommits" >> ReadTable(spec, "commits", config, queries=pushdown.QUERIES))
-    licenses = ledger.take(pipeline | "ReadLicenses" >> ReadTable(spec, "licenses", config, required=False, queries=pushdown.QUERIES))
-    contents = ledger.take(pipeline | "ReadContents" >> ReadTable(spec, "contents", config, required=False, queries=pushdown.QUERIES))
-
-    candidates = ledger.take(commits | "CommitFilters" >> routed(
-        lambda c: _commit_filter_events(c, commit_chain), "commit_filters", "commits",
-        key_of=lambda c: c.get("commit"), max_raw_chars=max_raw))
-    assembled = ledger.take(
-        candidates
-        | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
-        | "AssembleAndFilter" >> routed(
-            lambda e: cp.assemble(e, licence_chain, content_chain, max_raw), "join_contents", "commits",
-            key_of=lambda e: e[0], max_raw_chars=max_raw))
-    clusters = None
+    commits, licenses, contents = read("commits"), read("licenses", False), read("contents", False)
+    candidates = stages.step(commits, "CommitFilters", lambda c: _commit_filter_events(c, commit_chain),
+                             "commit_filters", "commits", key_of=lambda c: c.get("commit"))
+    joined = candidates | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
+    commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(e, licence_chain, content_chain, max_raw),
+                             "join_contents", "commits", key_of=lambda e: e[0])
     if config["commits"]["dedup"]:
-        # Deduplicate on the change each commit makes (before PII, so duplicates are not redacted).
-        deduplicated = (assembled | "AddChangeText" >> beam.Map(cp.with_change)
+        # On the change each commit makes, before PII, so duplicates are compared unredacted.
+        deduplicated = (commitpack | "AddChangeText" >> beam.Map(cp.with_change)
                         | "Deduplicate" >> Deduplicate(cp.CHANGE_FIELD, "commit", config, table="commits"))
-        clusters = deduplicated[CLUSTERS]
-        assembled = ledger.take(deduplicated) | "DropChangeText" >> beam.Map(cp.without_change)
-    commitpack = ledger.take(assembled | "RedactPII" >> pii.RedactFields(
-        PII_FIELDS, redactor, stage="pii", table="commits", key_of=lambda r: r["commit"],
-        max_raw_chars=max_raw)) if redactor else assembled
-    commitpackft = ledger.take(commitpack | "CommitPackFTFilters" >> routed(
-        lambda r: cp.commitpackft_events(r, ft_chain), "ft_filters", "commitpack",
-        key_of=lambda r: r["commit"], max_raw_chars=max_raw))
-    instructions = ledger.take(commitpackft | "RenderInstructions" >> routed(
-        lambda r: cp.render_instructions(r, instructions_cfg["formats"], instructions_cfg["filename_rate"],
-                                         instructions_cfg["seed"]),
-        "render_instructions", "commitpackft", key_of=lambda r: r["commit"], max_raw_chars=max_raw))
-
-    dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+        stages.write("clusters", deduplicated[CLUSTERS])
+        commitpack = stages.take(deduplicated) | "DropChangeText" >> beam.Map(cp.without_change)
     if redactor:
-        redacted = dead_letters | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor)
-        ledger.add_stats(redacted[STATS])
-        dead_letters = redacted["kept"]
-    if clusters is None:
-        clusters = pipeline | "NoClusters" >> beam.Create([])
-    for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft),
-                       ("instructions", instructions), ("clusters", clusters), ("dead_letter", dead_letters)):
-        _ = rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])
-    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+        commitpack = stages.take(commitpack | "RedactPII" >> pii.RedactFields(
+            PII_FIELDS, redactor, stage="pii", table="commits", key_of=lambda r: r["commit"]))
+    commitpackft = stages.step(commitpack, "CommitPackFTFilters", lambda r: cp.commitpackft_events(r, ft_chain),
+                               "ft_filters", "commitpack", key_of=lambda r: r["commit"])
+    instructions = stages.step(commitpackft, "RenderInstructions", lambda r: cp.render_instructions(
+        r, instructions_cfg["formats"], instructions_cfg["filename_rate"], instructions_cfg["seed"]),
+        "render_instructions", "commitpackft", key_of=lambda r: r["commit"])
+    for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft), ("instructions", instructions)):
+        stages.write(name, rows)
+    stages.finish()
 
 
 def _commit_filter_events(commit: dict, chain):
@@ -207,37 +181,21 @@ def _commit_filter_events(commit: dict, chain):
 # --- accounting identities, checked from the written tables and the counters ------------------
 
 
-def commits_identity(counters: dict, rows: dict) -> dict:
-    read = counters.get("read/commits", 0)
-    kept = rows["commitpack"]
-    dropped = sum(v for k, v in counters.items() if k.startswith("filter/") and not k.startswith("filter/ft_"))
-    dead = manifest_io.sum_prefix(counters, "dead_letter/commits/")
-    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
-            "holds": read == kept + dropped + dead}
-
-
-def commitpackft_identity(counters: dict, rows: dict) -> dict:
-    read = rows["commitpack"]
-    kept = rows["commitpackft"]
-    dropped = manifest_io.sum_prefix(counters, "filter/ft_")
-    dead = manifest_io.sum_prefix(counters, "dead_letter/commitpack/")
-    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
-            "holds": read == kept + dropped + dead}
-
-
 def other_tables_identity(counters: dict, rows: dict) -> dict:
     """Licences and contents are lookup tables: each row read is parsed or dead-lettered."""
     terms = {}
     for table in ("licenses", "contents"):
         terms[f"{table}_read"] = counters.get(f"read/{table}", 0)
-        terms[f"{table}_dead_lettered"] = manifest_io.sum_prefix(counters, f"dead_letter/{table}/")
+        terms[f"{table}_dead_lettered"] = common.dead_lettered(counters, table)
     terms["dead_letter_rows"] = rows["dead_letter"]
-    terms["holds"] = rows["dead_letter"] == manifest_io.sum_prefix(counters, "dead_letter/")
+    terms["holds"] = rows["dead_letter"] == common.dead_lettered(counters)
     return terms
 
 
 ACCOUNTING = {
-    "commits": commits_identity,
-    "commitpackft": commitpackft_identity,
+    "commits": common.records_identity("commits", "commitpack", excluding=("filter/ft_",)),
+    "commitpackft": lambda counters, rows: common.balance(
+        ("read", rows["commitpack"]), kept=rows["commitpackft"], dropped=common.dropped(counters, "filter/ft_"),
+        dead_lettered=common.dead_lettered(counters, "commitpack")),
     "dead_letters": other_tables_identity,
 }

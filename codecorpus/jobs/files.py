@@ -26,8 +26,6 @@ import apache_beam as beam
 from codecorpus import schemas
 from codecorpus.core.filters import build_chain, counter_name
 from codecorpus.files.filters import FILE_FILTERS, text_stats
-from codecorpus.io import manifest as manifest_io
-from codecorpus.io.parquet import WriteTable
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import InputSpec, parse_inputs
 from codecorpus.jobs import runner as common
@@ -36,7 +34,8 @@ from codecorpus.pii import redact as pii
 from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
 from codecorpus.fim.structure import StructureSpans
 from codecorpus.core.languages import language_of
-from codecorpus.core.routing import STATS, Drop, Ledger, dead_letter, dead_letter_order, routed
+from codecorpus.core.routing import Drop, dead_letter, dead_letter_order
+from codecorpus.jobs.runner import Table
 
 ID_FIELD = "file_id"   # repo:ref:path, the id dedup keys records by
 
@@ -66,27 +65,18 @@ Example:
 """
 
 TABLES = {
-    "files": schemas.FILE_CORPUS,
-    "fim": schemas.FIM_EXAMPLES,
-    "clusters": schemas.CLUSTERS,
-    "dead_letter": schemas.DEAD_LETTER,
-}
-TABLE_NOTES = {
-    "files": "files kept by the licence, binary, size, language, generated/vendored, line-length and "
-             "alphanumeric filters, PII in `content` replaced by <EMAIL>, <KEY> … (unless run with --no-pii), "
-             "deduplicated (exact and near) unless run with --no-dedup",
-    "fim": "one FIM example per file (or chunk): `mode` psm / spm / none, `span_kind` random, none or the syntax "
-           "node type of the middle; `prefix + middle + suffix` is the chunk; `text` is the rendering",
-    "clusters": "every file in a duplicate cluster: `id` (repo:ref:path), `cluster_id` (the kept file's id), "
-                "`cluster_size`, `kept`, `match`, `jaccard`",
-    "dead_letter": "records that could not be processed: stage, error and raw input (PII-redacted)",
-}
-
-SORT_KEYS = {
-    "files": lambda r: (r["repo"], r["path"], r["ref"] or ""),
-    "fim": lambda r: (r["repo"], r["path"], r["ref"] or "", r["chunk"]),
-    "clusters": lambda r: (r["cluster_id"], r["id"]),
-    "dead_letter": dead_letter_order,
+    "files": Table(schemas.FILE_CORPUS, lambda r: (r["repo"], r["path"], r["ref"] or ""),
+                   "files kept by the licence, binary, size, language, generated/vendored, line-length and "
+                   "alphanumeric filters, PII in `content` replaced by <EMAIL>, <KEY> … (unless run with --no-pii), "
+                   "deduplicated (exact and near) unless run with --no-dedup"),
+    "fim": Table(schemas.FIM_EXAMPLES, lambda r: (r["repo"], r["path"], r["ref"] or "", r["chunk"]),
+                 "one FIM example per file (or chunk): `mode` psm / spm / none, `span_kind` random, none or the "
+                 "syntax node type of the middle; `prefix + middle + suffix` is the chunk; `text` is the rendering"),
+    "clusters": Table(schemas.CLUSTERS, lambda r: (r["cluster_id"], r["id"]),
+                      "every file in a duplicate cluster: `id` (repo:ref:path), `cluster_id` (the kept file's id), "
+                      "`cluster_size`, `kept`, `match`, `jaccard`"),
+    "dead_letter": Table(schemas.DEAD_LETTER, dead_letter_order,
+                         "records that could not be processed: stage, error and raw input (PII-redacted)"),
 }
 
 
@@ -112,19 +102,16 @@ def run(args, beam_args: list[str]) -> int:
     if spec.kind == "bigquery":
         raise ValueError("codecorpus files reads a dump, git:PATH or a folder; export BigQuery's files, "
                          "contents and licenses tables to a dump first")
-    # Filter names shared with the commit job (licence, size …) mean this job's filters here.
-    args.files_disabled = [n for n in args.disable_filter if n in FILE_FILTERS]
-    args.disable_filter = [n for n in args.disable_filter if n not in FILE_FILTERS]
     job = common.BeamJob(
-        name="files", tables=TABLES, accounting=ACCOUNTING,
-        build=lambda pipeline, args, config: build(pipeline, spec, args.output, config),
+        name="files", tables=TABLES, accounting=ACCOUNTING, filters="files",
+        build=lambda stages, config: build(stages, spec, config),
         card_title="codecorpus file corpus",
         card_description="Files of repositories, licence-filtered, PII-redacted and deduplicated, and "
                          "fill-in-the-middle training examples made from them by `codecorpus files`.",
-        table_notes=TABLE_NOTES,
         card_licenses=lambda config: sorted(set(config["files"]["filters"]["licence"]["allow"])),
         describe_input=lambda args: spec.describe(),
         configure=configure,
+        redactor=lambda config: pii.Redactor(config) if config["pii"]["enabled"] else None,
         manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe(),
                                              "fim": describe_fim(config)})
     return common.run_beam_job(job, args, beam_args)
@@ -133,8 +120,6 @@ def run(args, beam_args: list[str]) -> int:
 def configure(args, config: dict) -> dict:
     """Command-line switches -> config, then a check that everything the job builds can be built."""
     files_cfg, fim_cfg = config["files"], config["files"]["fim"]
-    for name in getattr(args, "files_disabled", ()):
-        files_cfg["filters"][name]["enabled"] = False
     if getattr(args, "no_pii", False):
         config["pii"]["enabled"] = False
     if getattr(args, "no_dedup", False):
@@ -207,59 +192,33 @@ def files_row(record: dict) -> dict:
             "alphanum_fraction": stats.alphanum_fraction}
 
 
-def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
-    files_cfg = config["files"]
-    chain = build_chain(FILE_FILTERS, files_cfg["filters"])
-    settings = fim.FimSettings.from_config(files_cfg["fim"])
-    spans = StructureSpans(**files_cfg["fim"]["structure"])
-    max_raw = config["dead_letter"]["max_raw_chars"]
+def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
+    files_cfg, max_raw = config["files"], config["dead_letter"]["max_raw_chars"]
     size = files_cfg["filters"]["size"]
     read_limit = size["max_bytes"] if size.get("enabled", True) else 10_000_000
     redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
-    ledger = Ledger()
 
-    files = pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(spec, config, ledger, max_bytes=read_limit)
-    candidates = ledger.take(files | "FileFilters" >> routed(
-        FilterFiles(chain, max_raw), "file_filters", "files", key_of=record_key, max_raw_chars=max_raw))
-
-    # PII: one step; without it (--no-pii) the candidates go on as they are.
-    redacted = ledger.take(candidates | "RedactPII" >> pii.RedactFields(
-        ("content",), redactor, stage="pii", table="files", key_of=record_key,
-        max_raw_chars=max_raw)) if redactor else candidates
-
-    # Dedup: one step; without it (--no-dedup) every redacted file is kept.
-    if files_cfg["dedup"]:
-        deduplicated = redacted | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files")
-        kept = ledger.take(deduplicated)
-        clusters = deduplicated[CLUSTERS]
-    else:
-        kept = redacted
-        clusters = pipeline | "NoClusters" >> beam.Create([])
-
-    rows = kept | "FileRows" >> beam.Map(files_row)
-    examples = ledger.take(rows | "RenderFIM" >> fim.RenderFim(settings, spans, max_raw_chars=max_raw))
-
-    dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    files = stages.pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(spec, config, stages.ledger,
+                                                                            max_bytes=read_limit)
+    kept = stages.step(files, "FileFilters", FilterFiles(build_chain(FILE_FILTERS, files_cfg["filters"]), max_raw),
+                       "file_filters", "files", key_of=record_key)
     if redactor:
-        redacted_dead = dead_letters | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor)
-        ledger.add_stats(redacted_dead[STATS])
-        dead_letters = redacted_dead["kept"]
-    for name, table_rows in (("files", rows), ("fim", examples), ("clusters", clusters),
-                             ("dead_letter", dead_letters)):
-        _ = table_rows | f"Write_{name}" >> WriteTable(output, name, TABLES[name], SORT_KEYS[name], config["output"])
-    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+        kept = stages.take(kept | "RedactPII" >> pii.RedactFields(
+            ("content",), redactor, stage="pii", table="files", key_of=record_key))
+    if files_cfg["dedup"]:
+        deduplicated = kept | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files")
+        stages.write("clusters", deduplicated[CLUSTERS])
+        kept = stages.take(deduplicated)
+    rows = kept | "FileRows" >> beam.Map(files_row)
+    examples = stages.take(rows | "RenderFIM" >> fim.RenderFim(
+        fim.FimSettings.from_config(files_cfg["fim"]), StructureSpans(**files_cfg["fim"]["structure"]),
+        max_raw_chars=max_raw))
+    stages.write("files", rows)
+    stages.write("fim", examples)
+    stages.finish()
 
 
 # --- accounting identities, checked from the written tables and the counters ------------------
-
-
-def files_identity(counters: dict, rows: dict) -> dict:
-    read = counters.get("read/files", 0)
-    kept = rows["files"]
-    dropped = manifest_io.sum_prefix(counters, "filter/")
-    dead = manifest_io.sum_prefix(counters, "dead_letter/files/")
-    return {"read": read, "kept": kept, "dropped": dropped, "dead_lettered": dead,
-            "holds": read == kept + dropped + dead}
 
 
 def fim_identity(counters: dict, rows: dict) -> dict:
@@ -273,9 +232,5 @@ def fim_identity(counters: dict, rows: dict) -> dict:
             "holds": rows["files"] == files_chunked + files_failed and chunks == rows["fim"] + chunks_failed}
 
 
-def dead_letters_identity(counters: dict, rows: dict) -> dict:
-    counted = manifest_io.sum_prefix(counters, "dead_letter/")
-    return {"dead_letter_rows": rows["dead_letter"], "counted": counted, "holds": rows["dead_letter"] == counted}
-
-
-ACCOUNTING = {"files": files_identity, "fim": fim_identity, "dead_letters": dead_letters_identity}
+ACCOUNTING = {"files": common.records_identity("files", "files"), "fim": fim_identity,
+              "dead_letters": common.dead_letters_identity}

@@ -25,14 +25,12 @@ import apache_beam as beam
 
 from codecorpus import schemas
 from codecorpus.config import ConfigError
-from codecorpus.io import manifest as manifest_io
 from codecorpus.io import tables
-from codecorpus.io.parquet import WriteTable
 from codecorpus.io.shards import BalancedShards, WriteSplitShard, finalise_split_table
 from codecorpus.jobs import runner as common
+from codecorpus.jobs.runner import Table
 from codecorpus.mix import plan as mixture
 from codecorpus.mix import mixing
-from codecorpus.core.routing import Ledger, dead_letter_order
 
 SUMMARY = "our tables -> one training set: mixture weights, leak-free splits, balanced shuffled shards, packing"
 DESCRIPTION = """\
@@ -125,81 +123,82 @@ def input_paths(specs: list[str]) -> dict[str, str]:
 
 
 def run(args, beam_args: list[str]) -> int:
-    from codecorpus.config import load_config
+    plan = {}
 
-    config = configure(args, load_config(args.config))
-    plan = mixture.plan_inputs(config["mix"], input_paths(args.input))  # every check before the output is touched
-    table_schemas = {EXAMPLES: schemas.MIXTURE_EXAMPLES, "dead_letter": schemas.DEAD_LETTER}
-    if plan.packing:
-        table_schemas = {EXAMPLES: schemas.MIXTURE_EXAMPLES, PACKED: schemas.PACKED_SEQUENCES,
-                         "dead_letter": schemas.DEAD_LETTER}
+    def configure_and_plan(args, config: dict) -> dict:  # every check before the output is touched
+        config = configure(args, config)
+        plan["plan"] = mixture.plan_inputs(config["mix"], input_paths(args.input))
+        return config
+
+    def tables(config: dict) -> dict:
+        names = (EXAMPLES, PACKED) if plan["plan"].packing else (EXAMPLES,)
+        specs = {EXAMPLES: Table(schemas.MIXTURE_EXAMPLES), PACKED: Table(schemas.PACKED_SEQUENCES)}
+        return {**{name: specs[name] for name in names}, "dead_letter": common.DEAD_LETTER_TABLE}
+
     finalise = lambda output, table, schema, compression: finalise_split_table(  # noqa: E731
-        output, table, schema, plan.splits, compression)
+        output, table, schema, plan["plan"].splits, compression)
     job = common.BeamJob(
-        name="mix", tables=table_schemas, accounting=mixture.accounting(plan),
-        build=lambda pipeline, args, config: build(pipeline, args.output, plan, config),
-        card_title="", card_description="", configure=configure,
-        describe_input=lambda args: plan.describe(),
+        name="mix", tables=tables, configure=configure_and_plan,
+        accounting=lambda config: mixture.accounting(plan["plan"]),
+        build=lambda stages, config: build(stages, plan["plan"], config),
+        card_title="", card_description="",
+        describe_input=lambda args: plan["plan"].describe(),
         finalisers={name: finalise for name in (EXAMPLES, PACKED)},
-        summarise=lambda manifest: mixture.summarise(manifest, plan),
-        write_card=lambda output, manifest: mixture.write_card(output, manifest, plan))
+        summarise=lambda manifest: mixture.summarise(manifest, plan["plan"]),
+        write_card=lambda output, manifest: mixture.write_card(output, manifest, plan["plan"]))
     return common.run_beam_job(job, args, beam_args)
 
 
-def build(pipeline: beam.Pipeline, output: str, plan, config: dict) -> None:
+def build(stages: common.Stages, plan, config: dict) -> None:
     mix, max_raw = config["mix"], config["dead_letter"]["max_raw_chars"]
     complete = functools.partial(mixing.complete, template=plan.chat_template)  # rows are shuffled slim
-    ledger = Ledger()
 
     rendered = []
     for source in plan.sources:
-        rows = ledger.take(pipeline | f"Read[{source.name}]" >> mixing.ReadSource(
+        rows = stages.read(f"Read[{source.name}]", mixing.ReadSource(
             source, plan.files[source.name], plan.join_files.get(source.name, []), plan.chat_template, max_raw))
         if plan.tokens_before_sampling:  # token targets or token weights need every row's count
             rows = rows | f"Tokenize[{source.name}]" >> plan.tokenize()
         rendered.append(rows | f"Slim[{source.name}]" >> beam.Map(mixing.slim))
     rows = tuple(rendered) | "AllSources" >> beam.Flatten()
-    cluster_links = [pipeline | f"ReadClusters{i}" >> tables.ReadRecords(files, max_raw, table=f"clusters:{i}")
-                     for i, files in enumerate(plan.cluster_files)]
-    links = [ledger.take(read) for read in cluster_links]
+    links = [stages.read(f"ReadClusters{i}", tables.ReadRecords(files, max_raw, table=f"clusters:{i}"))
+             for i, files in enumerate(plan.cluster_files)]
 
-    split = ledger.take(rows | "AssignSplits" >> mixing.AssignSplits(
+    split = stages.take(rows | "AssignSplits" >> mixing.AssignSplits(
         links, plan.seed, plan.fractions, mix["group_by_repo"], mix["group_max_rounds"],
         near=plan.leakage_config if mix["group_near_duplicates"] else None, template=plan.chat_template))
-    sampled = ledger.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw,
-                                                                 counts_tokens=plan.tokens_before_sampling))
+    sampled = stages.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw,
+                                                                counts_tokens=plan.tokens_before_sampling))
     if plan.tokenizer and not plan.tokens_before_sampling:  # only the rows that are kept, once each
         sampled = sampled | "Tokenize" >> plan.tokenize()
-    ledger.add_stats(sampled | "CheckGroupLeakage" >> mixing.CheckGroupLeakage(links))
+    stages.count(sampled | "CheckGroupLeakage" >> mixing.CheckGroupLeakage(links))
     if mix["leakage_check"]["enabled"]:
         from codecorpus.mix.leakage import CrossSplitNearDuplicates
 
-        ledger.add_stats(sampled
-                         | "SplitIdText" >> beam.Map(lambda r: (r["split"], r["id"], complete(r)["text"] or ""))
-                         | "CheckNearLeakage" >> CrossSplitNearDuplicates(plan.leakage_config))
+        stages.count(sampled
+                     | "SplitIdText" >> beam.Map(lambda r: (r["split"], r["id"], complete(r)["text"] or ""))
+                     | "CheckNearLeakage" >> CrossSplitNearDuplicates(plan.leakage_config))
     copies = sampled | "Copies" >> beam.FlatMap(mixing.expand_copies, plan.seed)
 
     splits = list(plan.splits)  # (lambdas capture this list, not the plan)
     by_split = copies | "BySplit" >> beam.Partition(lambda r, n: splits.index(r["split"]), len(splits))
+    out, row_group_bytes, compression = stages.output, config["output"]["row_group_bytes"], config["output"]["compression"]
     for i, name in enumerate(splits):
         shards = by_split[i] | f"Shuffle[{name}]" >> BalancedShards(
             mix["shards"].get(name), mix["shard_target_bytes"], mix["shard_multiple"],
             order=lambda r: (r["_key"], r["id"], r["copy"]), size_of=lambda r: mixing.approx_bytes(complete(r)))
         _ = shards | f"Write[{name}]" >> beam.ParDo(WriteSplitShard(
-            output, EXAMPLES, name, schemas.MIXTURE_EXAMPLES, config["output"]["row_group_bytes"],
-            config["output"]["compression"], prepare=complete))
-        ledger.add_stats(shards | f"Written[{name}]" >> beam.FlatMap(mixing.shard_stats, name))
+            out, EXAMPLES, name, schemas.MIXTURE_EXAMPLES, row_group_bytes, compression, prepare=complete))
+        stages.count(shards | f"Written[{name}]" >> beam.FlatMap(mixing.shard_stats, name))
         if plan.packing:
             packed = shards | f"Pack[{name}]" >> beam.ParDo(plan.packer(name)).with_outputs("stats", main="rows")
-            ledger.add_stats(packed.stats)
+            stages.count(packed.stats)
             _ = (packed.rows
                  | f"ShufflePacked[{name}]" >> BalancedShards(
                      mix["packing"]["shards"].get(name), mix["shard_target_bytes"], mix["shard_multiple"])
                  | f"WritePacked[{name}]" >> beam.ParDo(WriteSplitShard(
-                     output, PACKED, name, schemas.PACKED_SEQUENCES, config["output"]["row_group_bytes"],
-                     config["output"]["compression"], prepare=mixing.unpack_ids)))
-
-    dead_letters = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead_letters | "WriteDeadLetters" >> WriteTable(output, "dead_letter", schemas.DEAD_LETTER,
-                                                         dead_letter_order, config["output"])
-    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+                     out, PACKED, name, schemas.PACKED_SEQUENCES, row_group_bytes, compression,
+                     prepare=mixing.unpack_ids)))
+    for name in (EXAMPLES, PACKED):
+        stages.written_elsewhere(name)
+    stages.finish()

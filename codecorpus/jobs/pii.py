@@ -14,16 +14,12 @@ Accounting: every record read is written to ``records`` or dead-lettered.
 
 from __future__ import annotations
 
-import apache_beam as beam
 import pyarrow as pa
 
-from codecorpus import schemas
-from codecorpus.io import manifest as manifest_io
 from codecorpus.io import tables
-from codecorpus.io.parquet import WriteTable
 from codecorpus.jobs import runner as common
+from codecorpus.jobs.runner import Table
 from codecorpus.pii import redact as pii
-from codecorpus.core.routing import STATS, Ledger, routed
 
 SUMMARY = "redact PII (emails, IPs, keys, passwords, names, usernames) in JSONL/Parquet records"
 DESCRIPTION = """\
@@ -47,11 +43,8 @@ SPAN_TYPE = pa.list_(pa.struct([
     ("field", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
     ("entity", pa.string()), ("replacement", pa.string()),
 ]))
-TABLE_NOTES = {
-    "records": "the input records with PII redacted in the text fields, and `pii_spans`: every "
-               "replacement as {field, start, end, entity, replacement} (offsets into the original text)",
-    "dead_letter": "records that could not be processed or written: stage, error and raw input (redacted)",
-}
+RECORDS_NOTE = ("the input records with PII redacted in the text fields, and `pii_spans`: every replacement as "
+                "{field, start, end, entity, replacement} (offsets into the original text)")
 
 
 def add_arguments(parser) -> None:
@@ -72,64 +65,40 @@ def run(args, beam_args: list[str]) -> int:
     if missing:
         raise ValueError(f"--text-field {', '.join(missing)} not in the input's columns: "
                          f"{', '.join(n for n in schema.names if n != SPANS_COLUMN)}")
-    table_schemas = {"records": schema, "dead_letter": schemas.DEAD_LETTER}
     job = common.BeamJob(
-        name="pii", tables=table_schemas, accounting=ACCOUNTING,
-        build=lambda pipeline, args, config: build(pipeline, files, args.output, args.text_field, schema, config),
+        name="pii", accounting=ACCOUNTING,
+        tables={"records": Table(schema, record_order, RECORDS_NOTE), "dead_letter": common.DEAD_LETTER_TABLE},
+        build=lambda stages, config: build(stages, files, args.text_field, schema, config),
         card_title="codecorpus PII-redacted dataset",
         card_description="Records with PII (emails, IP addresses, keys, passwords, names, usernames) redacted "
                          "by `codecorpus pii`; `pii_spans` lists every replacement.",
-        table_notes=TABLE_NOTES,
         describe_input=lambda args: {"kind": "records", "paths": list(args.input), "files": len(files),
                                      "text_fields": list(args.text_field)},
+        redactor=pii.Redactor,
         manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe()})
     return common.run_beam_job(job, args, beam_args)
 
 
-def build(pipeline: beam.Pipeline, files: list[str], output: str, fields: list[str], schema: pa.Schema,
-          config: dict) -> None:
-    redactor = pii.Redactor(config)
-    max_raw = config["dead_letter"]["max_raw_chars"]
-    ledger = Ledger()
-
-    records = ledger.take(pipeline | "ReadRecords" >> tables.ReadRecords(files, max_raw))
-    redacted = ledger.take(records | "RedactPII" >> pii.RedactFields(
-        fields, redactor, stage="pii", table=tables.TABLE, spans_column=SPANS_COLUMN, max_raw_chars=max_raw))
-    rows = ledger.take(redacted | "ConformToSchema" >> routed(
-        lambda r: tables.conform_events(r, schema, max_raw_chars=max_raw), "conform", tables.TABLE,
-        max_raw_chars=max_raw))
-
-    dead = (tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-            | "RedactDeadLetters" >> pii.RedactDeadLetters(redactor))
-    ledger.add_stats(dead[STATS])
-    _ = rows | "Write_records" >> WriteTable(output, "records", schema, _record_sort_key, config["output"])
-    _ = dead["kept"] | "Write_dead_letter" >> WriteTable(output, "dead_letter", schemas.DEAD_LETTER,
-                                                         _dead_letter_sort_key, config["output"])
-    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+def build(stages: common.Stages, files: list[str], fields: list[str], schema: pa.Schema, config: dict) -> None:
+    records = stages.read("ReadRecords", tables.ReadRecords(files, config["dead_letter"]["max_raw_chars"]))
+    redacted = stages.take(records | "RedactPII" >> pii.RedactFields(
+        fields, pii.Redactor(config), stage="pii", table=tables.TABLE, spans_column=SPANS_COLUMN))
+    rows = stages.step(redacted, "ConformToSchema", lambda r: tables.conform_events(r, schema), "conform", tables.TABLE)
+    stages.write("records", rows)
+    stages.finish()
 
 
-def _record_sort_key(row: dict) -> tuple:
+def record_order(row: dict) -> tuple:
     # Rows have no key of their own: order by their content, so reruns give identical files.
     import json
 
     return (json.dumps(row, sort_keys=True, ensure_ascii=False, default=repr),)
 
 
-def _dead_letter_sort_key(r: dict) -> tuple:
-    return (r["table"], r["stage"], r["key"] or "", r["source"] or "", r["error"], r["raw"])
-
-
-def records_identity(counters: dict, rows: dict) -> dict:
-    read = counters.get(f"read/{tables.TABLE}", 0)
-    kept = rows["records"]
-    dead = manifest_io.sum_prefix(counters, f"dead_letter/{tables.TABLE}/")
-    return {"read": read, "kept": kept, "dead_lettered": dead, "holds": read == kept + dead}
-
-
-def dead_letter_identity(counters: dict, rows: dict) -> dict:
-    written = rows["dead_letter"]
-    counted = manifest_io.sum_prefix(counters, "dead_letter/")
-    return {"dead_letter_rows": written, "dead_letters_counted": counted, "holds": written == counted}
-
-
-ACCOUNTING = {"records": records_identity, "dead_letters": dead_letter_identity}
+ACCOUNTING = {
+    "records": lambda counters, rows: common.balance(
+        ("read", counters.get(f"read/{tables.TABLE}", 0)), kept=rows["records"],
+        dead_lettered=common.dead_lettered(counters, tables.TABLE)),
+    "dead_letters": lambda counters, rows: common.balance(
+        ("dead_letter_rows", rows["dead_letter"]), dead_letters_counted=common.dead_lettered(counters)),
+}

@@ -23,12 +23,11 @@ from __future__ import annotations
 import apache_beam as beam
 
 from codecorpus import schemas
-from codecorpus.io import manifest as manifest_io
-from codecorpus.io.parquet import WriteTable
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import InputSpec, parse_inputs
 from codecorpus.jobs import runner as common
-from codecorpus.core.routing import (DEAD_LETTER, STATS, Ledger, Progress, dead_letter, dead_letter_order, route_events, routed)
+from codecorpus.core.routing import DEAD_LETTER, STATS, Progress, dead_letter, dead_letter_order, route_events
+from codecorpus.jobs.runner import Table
 from codecorpus.sql import database
 from codecorpus.sql.ddl import DIALECTS
 
@@ -64,34 +63,25 @@ Examples:
   codecorpus sql --input path/to/sql_files --output out/sql --llm-endpoint http://localhost:8000/v1
 """
 
-BASE_TABLES = {
-    "sql_databases": schemas.SQL_DATABASES,
-    "sql_triples": schemas.SQL_TRIPLES,
-    "dead_letter": schemas.DEAD_LETTER,
-}
-TABLE_NOTES = {
-    "sql_databases": "one runnable database per schema file: `ddl` then `inserts` rebuild it exactly in SQLite "
-                     "(`ddl_duckdb` then `inserts` in DuckDB); `schema_json` is Spider's tables.json entry",
-    "sql_triples": "question, SQL and the SQL's result (`result_hash`, `result_rows`, `result_preview`) over "
-                   "`db_id`; kept only after parse, EXPLAIN, sandboxed execution, non-degenerate result and "
-                   "SQLite/DuckDB agreement checks, one per SQL template",
-    "sql_preferences": "RRTF preference pairs from the LLM backend: `chosen` (execution consensus) and `rejected` "
-                       "(parse error < runtime error < disagreeing result) for `prompt`",
-    "dead_letter": "files whose schema could not be made runnable, and records that failed: stage, error, raw input",
-}
-SORT_KEYS = {
-    "sql_databases": lambda r: (r["db_id"],),
-    "sql_triples": lambda r: (r["db_id"], r["sql"]),
-    "sql_preferences": lambda r: (r["db_id"], r["gold_sql"], r["chosen"], r["rejected"]),
-    "dead_letter": dead_letter_order,
+TABLES = {
+    "sql_databases": Table(schemas.SQL_DATABASES, lambda r: (r["db_id"],),
+                           "one runnable database per schema file: `ddl` then `inserts` rebuild it exactly in SQLite "
+                           "(`ddl_duckdb` then `inserts` in DuckDB); `schema_json` is Spider's tables.json entry"),
+    "sql_triples": Table(schemas.SQL_TRIPLES, lambda r: (r["db_id"], r["sql"]),
+                         "question, SQL and the SQL's result (`result_hash`, `result_rows`, `result_preview`) over "
+                         "`db_id`; kept only after parse, EXPLAIN, sandboxed execution, non-degenerate result and "
+                         "SQLite/DuckDB agreement checks, one per SQL template"),
+    "sql_preferences": Table(schemas.SQL_PREFERENCES, lambda r: (r["db_id"], r["gold_sql"], r["chosen"], r["rejected"]),
+                             "RRTF preference pairs from the LLM backend: `chosen` (execution consensus) and "
+                             "`rejected` (parse error < runtime error < disagreeing result) for `prompt`"),
+    "dead_letter": Table(schemas.DEAD_LETTER, dead_letter_order, "files whose schema could not be made runnable, "
+                         "and records that failed: stage, error, raw input"),
 }
 
 
 def tables_for(config: dict) -> dict:
-    tables = dict(BASE_TABLES)
-    if config["sql"]["llm"]["endpoint"]:
-        tables["sql_preferences"] = schemas.SQL_PREFERENCES
-    return tables
+    """sql_preferences only with an LLM endpoint."""
+    return {name: t for name, t in TABLES.items() if name != "sql_preferences" or config["sql"]["llm"]["endpoint"]}
 
 
 def add_arguments(parser) -> None:
@@ -132,20 +122,16 @@ def configure(args, config: dict) -> dict:
 
 
 def run(args, beam_args: list[str]) -> int:
-    from codecorpus.config import load_config
-
     spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
     if spec.kind == "bigquery":
         raise ValueError("codecorpus sql reads a dump, git:PATH or a folder; export BigQuery's files, contents "
                          "and licenses tables to a dump first")
-    tables = tables_for(configure(args, load_config(args.config, args.disable_filter)))
     job = common.BeamJob(
-        name="sql", tables=tables, accounting=ACCOUNTING,
-        build=lambda pipeline, args, config: build(pipeline, spec, args.output, config),
+        name="sql", tables=tables_for, accounting=ACCOUNTING,
+        build=lambda stages, config: build(stages, spec, config),
         card_title="codecorpus text-to-SQL corpus",
         card_description="Runnable SQLite/DuckDB databases normalised from repositories' .sql files, and "
                          "text-to-SQL triples validated by execution, made by `codecorpus sql`.",
-        table_notes=TABLE_NOTES,
         describe_input=lambda args: spec.describe(),
         configure=configure)
     return common.run_beam_job(job, args, beam_args)
@@ -183,61 +169,37 @@ class BuildAndValidate(beam.DoFn):
                 yield from route_events([event], "build_database")
 
 
-def build(pipeline: beam.Pipeline, spec: InputSpec, output: str, config: dict) -> None:
+def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     cfg = config["sql"]
-    max_raw = config["dead_letter"]["max_raw_chars"]
-    ledger = Ledger()
-    tables = tables_for(config)
-
-    files = pipeline | "ReadSqlFiles" >> ReadRepositoryFiles(spec, config, ledger, keep_path=database.sql_keep_path,
-                                                             max_bytes=cfg["max_file_bytes"])
-    parsed = ledger.take(files | "ParseSqlFiles" >> routed(
-        lambda record: database.parse_file(record, cfg), "parse_sql", "files",
-        key_of=database.file_key, max_raw_chars=max_raw))
-    borrow = cfg["data"]["borrow_from_repository"]
+    files = stages.pipeline | "ReadSqlFiles" >> ReadRepositoryFiles(
+        spec, config, stages.ledger, keep_path=database.sql_keep_path, max_bytes=cfg["max_file_bytes"])
+    parsed = stages.step(files, "ParseSqlFiles", lambda record: database.parse_file(record, cfg), "parse_sql", "files",
+                         key_of=database.file_key)
     jobs = (parsed
             | "KeyByRepository" >> beam.Map(lambda r: (r["repo_name"], r))
             | "GroupByRepository" >> beam.GroupByKey()
-            | "OneJobPerSchemaFile" >> beam.FlatMap(database.plan_repository, borrow)
+            | "OneJobPerSchemaFile" >> beam.FlatMap(database.plan_repository, cfg["data"]["borrow_from_repository"])
             | "SpreadDatabases" >> beam.Reshuffle())
-    outputs = jobs | "BuildAndValidate" >> beam.ParDo(BuildAndValidate(cfg, max_raw)).with_outputs(
-        DEAD_LETTER, STATS, "sql_triples", "sql_preferences", main="kept")
-    databases = ledger.take(outputs)
-    results = {"sql_databases": databases, "sql_triples": outputs["sql_triples"],
-               "sql_preferences": outputs["sql_preferences"]}
-
-    results["dead_letter"] = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-    for name in tables:
-        _ = results[name] | f"Write_{name}" >> WriteTable(output, name, tables[name], SORT_KEYS[name], config["output"])
-    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+    outputs = jobs | "BuildAndValidate" >> beam.ParDo(BuildAndValidate(cfg, config["dead_letter"]["max_raw_chars"])
+                                                      ).with_outputs(DEAD_LETTER, STATS, "sql_triples",
+                                                                     "sql_preferences", main="kept")
+    stages.write("sql_databases", stages.take(outputs))
+    stages.write("sql_triples", outputs["sql_triples"])
+    if "sql_preferences" in stages.tables:
+        stages.write("sql_preferences", outputs["sql_preferences"])
+    stages.finish()
 
 
 # --- accounting identities, checked from the written tables and the counters ------------------
 
 
-def files_identity(counters: dict, rows: dict) -> dict:
-    read = counters.get("read/files", 0)
-    kept = rows["sql_databases"]
-    dropped = manifest_io.sum_prefix(counters, "filter/") - manifest_io.sum_prefix(counters, "filter/sql_check/")
-    dead = manifest_io.sum_prefix(counters, "dead_letter/files/")
-    return {"read": read, "databases": kept, "dropped": dropped, "dead_lettered": dead,
-            "holds": read == kept + dropped + dead}
-
-
-def candidates_identity(counters: dict, rows: dict) -> dict:
-    candidates = counters.get("sql/candidates", 0)
-    kept = rows["sql_triples"]
-    rejected = manifest_io.sum_prefix(counters, "filter/sql_check/")
-    return {"candidates": candidates, "triples": kept, "rejected": rejected, "holds": candidates == kept + rejected}
-
-
-def dead_letters_identity(counters: dict, rows: dict) -> dict:
-    counted = manifest_io.sum_prefix(counters, "dead_letter/")
-    return {"dead_letter_rows": rows["dead_letter"], "counted": counted, "holds": rows["dead_letter"] == counted}
-
-
 ACCOUNTING = {
-    "files": files_identity,
-    "candidates": candidates_identity,
-    "dead_letters": dead_letters_identity,
+    "files": lambda counters, rows: common.balance(
+        ("read", counters.get("read/files", 0)), databases=rows["sql_databases"],
+        dropped=common.dropped(counters, excluding=("filter/sql_check/",)),
+        dead_lettered=common.dead_lettered(counters, "files")),
+    "candidates": lambda counters, rows: common.balance(
+        ("candidates", counters.get("sql/candidates", 0)), triples=rows["sql_triples"],
+        rejected=common.dropped(counters, "filter/sql_check/")),
+    "dead_letters": common.dead_letters_identity,
 }
