@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import importlib.resources
 from typing import Iterable
 
@@ -35,8 +36,38 @@ def merge(base: dict, override: dict, path: str = "") -> dict:
         elif isinstance(merged[key], dict) and value is not None:
             raise ConfigError(f"config key '{where}' must be a mapping, got {value!r}")
         else:
-            merged[key] = value
+            merged[key] = checked_value(where, merged[key], value)
     return merged
+
+
+def checked_value(where: str, default, value):
+    """A user's value for a key, checked against the type of its default (defaults.yaml is the
+    schema): a wrong type would otherwise fail on every record, deep inside the run. Keys whose
+    default is null take any value; their users check them."""
+    if default is None or value is None and not isinstance(default, (bool, int, float)):
+        return value
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value), \
+            "a finite number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    elif isinstance(default, list):
+        ok, kind = isinstance(value, list), "a list"
+    else:
+        ok, kind = True, ""
+    if not ok:
+        raise ConfigError(f"config key '{where}' must be {kind}, got {value!r}")
+    leaf = where.rsplit(".", 1)[-1]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if (leaf.endswith(("_rate", "_fraction", "_share")) or leaf in ("threshold", "rate")) and not 0 <= value <= 1:
+            raise ConfigError(f"config key '{where}' must be between 0 and 1, got {value!r}")
+        if leaf.startswith(("max_", "min_")) and value < 0:
+            raise ConfigError(f"config key '{where}' must not be negative, got {value!r}")
+    return value
 
 
 def load_config(path: str | None = None, disabled_filters: Iterable[str] = (), filters: str = "commits") -> dict:

@@ -155,13 +155,6 @@ CLUSTERS = pa.schema(
     ]
 )
 
-OUTPUT_TABLES = {
-    "commitpack": COMMITPACK,
-    "commitpackft": COMMITPACKFT,
-    "instructions": INSTRUCTIONS,
-    "dead_letter": DEAD_LETTER,
-}
-
 # --- the file corpus (``codecorpus files``) -----------------------------------------------------
 
 # One row per kept file (licence-filtered, PII-redacted, deduplicated). ``sha`` is the git blob id

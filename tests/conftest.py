@@ -10,6 +10,14 @@ from pathlib import Path
 import pytest
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github_repos_sample"
+JOBS_DIR = Path(__file__).resolve().parent / "jobs"
+
+
+def pytest_collection_modifyitems(config, items):
+    """End-to-end runs of the CLI (tests/jobs/) are the slow lane: `pytest -m "not slow"` skips them."""
+    for item in items:
+        if JOBS_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

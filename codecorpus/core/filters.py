@@ -38,10 +38,6 @@ class FilterChain:
                 return f.name, reason
         return None
 
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.filters]
-
 
 def counter_name(filter_name: str, reason: str) -> str:
     return f"filter/{filter_name}/{reason}"

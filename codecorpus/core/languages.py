@@ -176,6 +176,3 @@ def language_of(path: Optional[str]) -> str:
     _, ext = posixpath.splitext(base)
     return _EXTENSIONS.get(ext, UNKNOWN)
 
-
-def known_languages() -> set[str]:
-    return set(_EXTENSIONS.values()) | set(_FILENAMES.values())

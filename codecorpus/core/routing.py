@@ -11,7 +11,8 @@ for that element is emitted, so a record never lands in two places.
 from __future__ import annotations
 
 import json
-import logging
+import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
@@ -22,7 +23,8 @@ from apache_beam.metrics import Metrics
 DEAD_LETTER = "dead_letter"
 STATS = "stats"
 
-_LOG = logging.getLogger("codecorpus.progress")
+# Set by the launcher for --quiet; worker processes inherit the environment, not the logger.
+QUIET_ENV = "CODECORPUS_QUIET"
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,13 @@ class Progress:
             self.report()
 
     def report(self, done: bool = False) -> None:
-        if self._started is None:
+        if self._started is None or os.environ.get(QUIET_ENV):
             return
         rate = self.seen / max(1e-3, time.monotonic() - self._started)
-        _LOG.info("[%s] %s records %s (%s/s)", self.stage, f"{self.seen:,}",
-                  "done" if done else "so far", f"{rate:,.0f}")
+        # Our own line, not a log record: worker processes format log records with Beam's or the
+        # root logger's prefix ("INFO:codecorpus.progress:"), which buries what the line says.
+        line = f"codecorpus: [{self.stage}] {self.seen:,} records {'done' if done else 'so far'} ({rate:,.0f}/s)"
+        print(line, file=sys.stderr, flush=True)
 
 
 class Route(beam.DoFn):

@@ -148,7 +148,9 @@ def _require_beam_gcp() -> None:
     try:
         import apitools.base.py  # noqa: F401
     except ImportError as e:
-        raise RuntimeError(
+        from codecorpus.config import ConfigError
+
+        raise ConfigError(
             "reading BigQuery with method 'beam' needs Beam's gcp extra (apitools), which is not "
             "installed: pip install 'codecorpus[gcp]', or set bigquery.method to 'client' to use "
             "google-cloud-bigquery directly") from e

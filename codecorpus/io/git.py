@@ -84,7 +84,7 @@ def _git(repo_path: str, *args: str, input: Optional[bytes] = None) -> bytes:
     return done.stdout
 
 
-def _check_repository(repo_path: str) -> str:
+def check_repository(repo_path: str) -> str:
     """The absolute path of a git repository that has at least one commit at HEAD."""
     path = os.path.abspath(repo_path)
     if not os.path.isdir(path):
@@ -290,7 +290,7 @@ def _license_candidates(repo_path: str) -> list[tuple[str, str]]:
 
 def license_of(repo_path: str) -> Optional[str]:
     """The licence of the repository at HEAD, from its LICENSE / COPYING / LICENCE file."""
-    repo_path = _check_repository(repo_path)
+    repo_path = check_repository(repo_path)
     candidates = _license_candidates(repo_path)
     if not candidates:
         return None
@@ -534,7 +534,7 @@ def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000) -> I
     line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
-    repo_path = _check_repository(repo_path)
+    repo_path = check_repository(repo_path)
     name = repo_name(repo_path)
     if table == "commits":
         yield from _commit_records(repo_path, name)
@@ -579,7 +579,7 @@ def export_dump(repo_paths: list[str], output: str, max_blob_bytes: int = 1_000_
     """Writes ``commits``, ``contents``, ``licenses`` and ``files`` ``.jsonl.gz`` tables for the
     repositories under ``output`` (a local path or an fsspec URL) and returns the row count per
     table. Blobs shared by several repositories are written once; the output is deterministic."""
-    repo_paths = [_check_repository(p) for p in repo_paths]  # fail before writing anything
+    repo_paths = [check_repository(p) for p in repo_paths]  # fail before writing anything
     names = {path: repo_name(path) for path in repo_paths}
     fs, root = fsspec.core.url_to_fs(output)
     fs.makedirs(root, exist_ok=True)

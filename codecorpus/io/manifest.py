@@ -93,6 +93,8 @@ def write_dataset_card(output: str, title: str, description: str, tables: dict, 
               "## Tables", "", "| table | rows | files | contents |", "|---|---:|---:|---|"]
     for name, table in tables.items():
         lines.append(f"| `{name}/` | {table['rows']:,} | {len(table['files'])} | {table_notes.get(name, '')} |")
+    if manifest.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in manifest["warnings"]]
     lines += ["", "## Licences", "", "Rows carry the licence of their repository: "
               + (", ".join(f"`{lic}`" for lic in licenses) if licenses else "(none)") + ".", "",
               "## How it was made", "", "```json", json.dumps({k: manifest[k] for k in ("input", "accounting")},

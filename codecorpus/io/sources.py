@@ -9,6 +9,8 @@ Every source yields the same normalised records, dead letters and ``read/<table>
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -54,6 +56,14 @@ def parse_inputs(values: list[str]) -> InputSpec:
         return InputSpec("bigquery", dataset=datasets[0])
     if kind == "git" and not paths:
         raise ValueError("git: needs a repository path, e.g. git:. or git:/path/to/repo")
+    if kind == "git":
+        from codecorpus.io.git import check_repository
+
+        # Checked and made absolute here, on the launcher: a worker resolves "." elsewhere.
+        paths = [check_repository(p) for p in paths]
+    for path in paths:
+        if kind == "dump" and "://" not in path and not os.path.exists(path):
+            raise FileNotFoundError(f"--input {path} does not exist")
     return InputSpec(kind, paths=tuple(paths))
 
 

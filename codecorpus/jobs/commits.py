@@ -6,6 +6,8 @@ The recipe (OctoPack's, on Beam):
     -> commit filters                        single_file, message, lang
     -> join licences and before/after blobs  keyed joins, no table held in memory
     -> licence and content filters           licence, binary, size
+    -> deduplicate                           exact, then near (MinHash LSH), on the lines each
+                                             commit changes                 => clusters/
     -> redact PII                            contents, subject, message     => commitpack/
     -> CommitPackFT filters                  ft_subject, ft_bump, ft_length => commitpackft/
     -> render training examples              OctoCoder Q/A, commit tokens   => instructions/
@@ -14,9 +16,10 @@ The recipe (OctoPack's, on Beam):
 Accounting: every commit read is kept in ``commitpack``, dropped by a named filter, or
 dead-lettered; every ``commitpack`` row is kept in ``commitpackft`` or dropped by an ft filter.
 
-PII (``transforms/pii.py``, the ``pii`` config section) is redacted by default before any table is
-written, so every table downstream of it is redacted; author, committer and trailer emails only
-ever reach ``dead_letter/`` raw records, where they are removed or hashed. ``--no-pii`` turns it
+Dedup runs before PII (docs/architecture.md says why). PII (``pii/``, the ``pii`` config section)
+is redacted by default before any table is written, so every table downstream of it is redacted;
+author, committer and trailer emails only ever reach ``dead_letter/`` raw records, where they are
+removed or hashed. ``--no-pii`` turns it
 all off (recorded in ``manifest.json`` -> ``pii``).
 """
 
@@ -55,7 +58,9 @@ Build CommitPack-style tables from GitHub commits.
 
 Filters (configure them in --config YAML, disable with --disable-filter NAME):
   single_file message lang     on the commit, before contents are joined
-  licence binary size          after the licence and contents join      -> commitpack/
+  licence binary size          after the licence and contents join
+  exact_dedup near_dedup       duplicates of a commit's change (--no-dedup) -> clusters/
+                                                                           -> commitpack/
   ft_subject ft_bump ft_length CommitPackFT rules                        -> commitpackft/
 Training examples from commitpackft                                      -> instructions/
 

@@ -5,9 +5,9 @@ The recipe (The Stack's filters, StarCoder's FIM; REFERENCE §4, §5):
     read files at a ref with contents, licence     dump `files` table, git:PATH HEAD, or a folder
     -> file filters                                licence, binary, size, lang, generated,
                                                    long_lines, alnum_fraction
-    -> redact PII in content                       (the `pii` section; --no-pii)
     -> deduplicate contents                        decontaminate, exact, near (the `dedup` section;
-                                                   --no-dedup)                     => files/, clusters/
+                                                   --no-dedup)                     => clusters/
+    -> redact PII in content                       (the `pii` section; --no-pii)  => files/
     -> FIM examples, one per file or chunk         PSM / SPM / none; random or structure spans
                                                                                    => fim/
     every failure, its raw record redacted                                         => dead_letter/
@@ -53,8 +53,8 @@ repositories.
 Filters (configure them in the `files.filters` section of --config YAML, disable with
 --disable-filter NAME; The Stack's thresholds by default):
   licence binary size lang generated long_lines alnum_fraction
-Then PII is redacted in `content` (the `pii` section; --no-pii) and contents are deduplicated
-(the `dedup` section; --no-dedup)                                          -> files/, clusters/
+Then contents are deduplicated (the `dedup` section; --no-dedup)         -> clusters/
+and PII is redacted in `content` (the `pii` section; --no-pii)            -> files/
 FIM, one example per file (or per chunk of `files.fim.chunk_chars`)       -> fim/
   modes psm / spm / none (--fim-rate, --spm-rate), middles at random character positions or
   whole syntax nodes (--span random|structure|mix; tree-sitter, Python, JavaScript, Java, Go),
@@ -202,13 +202,13 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
                                                                             max_bytes=read_limit)
     kept = stages.step(files, "FileFilters", FilterFiles(build_chain(FILE_FILTERS, files_cfg["filters"]), max_raw),
                        "file_filters", "files", key_of=record_key)
-    if redactor:
-        kept = stages.take(kept | "RedactPII" >> pii.RedactFields(
-            ("content",), redactor, stage="pii", table="files", key_of=record_key))
-    if files_cfg["dedup"]:
+    if files_cfg["dedup"]:  # before PII, as in the commits job (docs/architecture.md: why)
         deduplicated = kept | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files")
         stages.write("clusters", deduplicated[CLUSTERS])
         kept = stages.take(deduplicated)
+    if redactor:
+        kept = stages.take(kept | "RedactPII" >> pii.RedactFields(
+            ("content",), redactor, stage="pii", table="files", key_of=record_key))
     rows = kept | "FileRows" >> beam.Map(files_row)
     examples = stages.take(rows | "RenderFIM" >> fim.RenderFim(
         fim.FimSettings.from_config(files_cfg["fim"]), StructureSpans(**files_cfg["fim"]["structure"]),

@@ -155,9 +155,31 @@ def finish(output: str, tables: dict, config: dict, input_description: dict, acc
     manifest.update(extra or {})
     if summarise is not None:
         manifest.update(summarise(manifest))
+    manifest["warnings"] = warnings_of(manifest)
     manifest_io.write_manifest(output, manifest)
     manifest_io.cleanup_tmp(output)
     return manifest
+
+
+def warnings_of(manifest: dict) -> list[str]:
+    """Results that are almost certainly a mistake, though nothing failed: no input records, an
+    empty headline table, a mixture source that contributed nothing."""
+    warnings = []
+    identities = list(manifest["accounting"].values())
+    first_term = next((v for k, v in identities[0].items() if k != "holds"), None) if identities else None
+    if first_term == 0:
+        warnings.append(f"no input records were read from {manifest['input'].get('paths', manifest['input'])}: "
+                        "is --input the right folder, with the tables this job reads?")
+    headline = next(iter(manifest["tables"]), None)
+    if headline and first_term and manifest["tables"][headline]["rows"] == 0:
+        warnings.append(f"table {headline}/ is empty: all {first_term:,} input records were dropped or dead-lettered "
+                        "(see the filter/ and dead_letter/ counters in manifest.json)")
+    for name, source in (manifest.get("mixture") or {}).items():
+        rows = sum(split.get("rows", 0) for split in source.get("splits", {}).values())
+        if rows == 0 and source.get("rate", 1) != 0:
+            warnings.append(f"mixture source {name!r} contributed no rows ({source.get('rows_available', 0):,} "
+                            "available): check its path, kind and where")
+    return warnings
 
 
 def print_summary(manifest: dict, elapsed: float) -> None:
@@ -172,6 +194,8 @@ def print_summary(manifest: dict, elapsed: float) -> None:
     for name, value in sorted(manifest["counters"].items()):
         if name.startswith(("filter/", "dead_letter/", "pii/")):
             print(f"    {name:<48} {value:>10,}", file=out)
+    for warning in manifest.get("warnings", ()):
+        print(f"  WARNING: {warning}", file=out)
     out.flush()
 
 
@@ -329,10 +353,12 @@ def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -
     tables = job.tables(config) if callable(job.tables) else job.tables
     accounting = job.accounting(config) if callable(job.accounting) else job.accounting
     extra = job.manifest_extra(args, config)  # before the output folder is touched: may raise
-    pipeline, runner_label = make_pipeline(beam_args)
     check_output_location(args.output, PipelineOptions(beam_args).view_as(StandardOptions).runner)
-    prepare_output(args.output, args.overwrite, job.name)
+    pipeline, runner_label = make_pipeline(beam_args)
+    # The graph is built before the output is touched: whatever building it can refuse (a missing
+    # extra, an unreadable input listing) refuses while the previous output is still there.
     job.build(Stages(pipeline, args.output, config, tables, job.redactor(config)), config)
+    prepare_output(args.output, args.overwrite, job.name)
     elapsed = run(pipeline, runner_label)
     schemas_of = {name: t.schema for name, t in tables.items()}
     manifest = finish(args.output, schemas_of, config, job.describe_input(args), accounting,
@@ -346,4 +372,6 @@ def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -
                                        job.card_licenses(config))
     mark_success(args.output)
     print_summary(manifest, elapsed)
-    return 0 if all(t["holds"] for t in manifest["accounting"].values()) else 1
+    if not all(t["holds"] for t in manifest["accounting"].values()):
+        return 1
+    return 1 if manifest["warnings"] and getattr(args, "strict", False) else 0

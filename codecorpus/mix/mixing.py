@@ -604,10 +604,6 @@ class AssignSplits(beam.PTransform):
 # --- sampling ---------------------------------------------------------------------------------
 
 
-def _rows_and_tokens(row: dict):
-    return row["source"], (1, row.get("num_tokens") or 0)
-
-
 class _Sample:
     """``routed`` body: a row -> the row with how many times it is written (``_copies``), or a drop."""
 

@@ -250,6 +250,8 @@ def write_card(output: str, manifest: dict, plan: Plan) -> None:
         share = entry["splits"]["train"]["share_of_rows"]
         cells.append("-" if share is None else f"{share:.1%}")
         lines.append("| " + " | ".join(cells) + " |")
+    if manifest.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in manifest["warnings"]]
     lines += ["", "Groups per split (rows linked by a cluster, file or repository are one group; the split fractions "
               "apply to groups): " + ", ".join(f"{s} {n:,}" for s, n in manifest["split_groups"].items()) + "."]
     lines += ["", "## Files", "", "| table | split | shards | rows | rows per shard |", "|---|---|---:|---:|---|"]

@@ -128,7 +128,7 @@ def run(job: str, cli_argv: list[str], mode: str) -> int:
 
         common.run = submit
     elif mode == "finalise":
-        def keep_output(output, overwrite):
+        def keep_output(output, overwrite, job=""):
             import fsspec
 
             from codecorpus.io.parquet import TMP_DIR, join_path

@@ -433,7 +433,7 @@ def test_beam_method_without_gcp_extra_raises_a_clear_error(monkeypatch):
     for module in ("apitools", "apitools.base", "apitools.base.py"):
         monkeypatch.setitem(sys.modules, module, None)  # makes the import fail, installed or not
     p = _graph_pipeline()
-    with pytest.raises(RuntimeError, match=r"codecorpus\[gcp\].*client"):
+    with pytest.raises(ConfigError, match=r"codecorpus\[gcp\].*client"):
         _ = p | bqio.ReadBigQueryTable(bq.licenses_query("p.d"), method="beam")
 
 

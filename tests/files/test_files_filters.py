@@ -119,7 +119,7 @@ def test_text_stats_on_awkward_text():
 def test_default_chain_order_and_config_errors():
     config = default_config()
     chain = build_chain(FILE_FILTERS, config["files"]["filters"])
-    assert chain.names == ["licence", "binary", "size", "lang", "generated", "long_lines", "alnum_fraction"]
+    assert [f.name for f in chain.filters] == ["licence", "binary", "size", "lang", "generated", "long_lines", "alnum_fraction"]
     assert chain.first_drop(rec()) is None
     assert chain.first_drop(rec(license="gpl-3.0", path="vendor/x.py")) == ("licence", "licence_not_allowed")
     assert chain.first_drop(rec(path="vendor/x.py")) == ("generated", "vendored")

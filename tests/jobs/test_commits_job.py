@@ -230,7 +230,7 @@ def test_disable_filter_and_config_from_the_command_line(tmp_path):
 
 def test_clear_errors_for_user_mistakes(tmp_path, capsys):
     assert run_cli("commits", "--input", tmp_path / "nowhere", "--output", tmp_path / "o1") == 2
-    assert "input dump not found" in capsys.readouterr().err
+    assert "nowhere does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert run_cli("commits", "--input", tmp_path / "empty", "--output", tmp_path / "o2") == 2
     assert "no 'commits' table" in capsys.readouterr().err

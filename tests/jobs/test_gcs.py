@@ -167,7 +167,7 @@ def _check_gcs_output(fs, out: str, dumps) -> None:
         assert entry["rows"] == len(rows[table])
         assert entry["bytes"] == fs.size(f"{out}/{table}/part-00000-of-00001.parquet")
     assert not fs.exists(f"{out}/_tmp")
-    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(out)) == sorted([*TABLES, "README.md", "manifest.json"])
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(out)) == sorted([*TABLES, ".codecorpus", "README.md", "_SUCCESS", "manifest.json"])
     assert fs.cat_file(f"{out}/README.md").startswith(b"---\nconfigs:\n")
 
     # The same rows as the same dump read from a local folder (only the source path differs).

@@ -28,6 +28,7 @@ import argparse
 import ast
 import gzip
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,13 @@ def inputs(tmp_path_factory, tiny_tokenizer) -> dict:
          "clusters": str(root / "clusters.jsonl"), "weight": 1},
         {"name": "again", "path": str(records), "kind": "custom", "text": "{content}", "weight": 2,
          "join": {"path": str(records), "on": "id", "columns": ["license"]}}]}}))
-    return {"dump": str(dump), "records": str(records), "dedup_config": str(root / "dedup.yaml"),
+    repo = root / "repo"  # git: inputs are checked on the launcher: a real repository
+    repo.mkdir()
+    (repo / "app.py").write_text("print('hi')\n")
+    for git in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.org",
+                                               "commit", "-qm", "Add app"]):
+        subprocess.run(["git", "-C", str(repo), *git], check=True, capture_output=True)
+    return {"dump": str(dump), "records": str(records), "repo": str(repo), "dedup_config": str(root / "dedup.yaml"),
             "bq_config": str(root / "bq.yaml"), "root": root, "mix_config": str(root / "mix.yaml"),
             "tokenizer": tiny_tokenizer}
 
@@ -114,7 +121,7 @@ def job_variants(job: str, inp: dict) -> list[list[str]]:
     known = {
         "commits": [["--input", inp["dump"]],
                     ["--input", "bq:public", "--config", inp["bq_config"]],
-                    ["--input", f"git:{inp['root']}"]],
+                    ["--input", f"git:{inp['repo']}"]],
         "dedup": [["--input", inp["records"], "--text-field", "content", "--id-field", "id",
                    "--config", inp["dedup_config"]]],
         "pii": [["--input", inp["records"], "--text-field", "content"]],
