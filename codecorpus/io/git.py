@@ -741,6 +741,7 @@ class _Budget:
 
     def __init__(self, path: str, timeout_seconds: float, max_bytes: int):
         self.path = path
+        self.objects = os.path.join(path, "objects")  # what the server sent: packs, loose objects
         self.deadline = time.monotonic() + timeout_seconds
         self.timeout_seconds = timeout_seconds
         self.max_bytes = max_bytes
@@ -759,7 +760,7 @@ class _Budget:
                 while process.poll() is None:
                     if time.monotonic() > self.deadline:
                         raise FetchError("timeout", f"no answer within {self.timeout_seconds:g} s")
-                    if self.max_bytes and _tree_bytes(self.path) > self.max_bytes:
+                    if self.max_bytes and _tree_bytes(self.objects) > self.max_bytes:
                         raise FetchError("too_large", f"more than {self.max_bytes:,} bytes fetched")
                     time.sleep(pause)
                     pause = min(0.2, pause * 2)
@@ -772,7 +773,7 @@ class _Budget:
             return process.returncode, stderr.read().decode("utf-8", "replace")
 
     def check_size(self) -> int:
-        size = _tree_bytes(self.path)
+        size = _tree_bytes(self.objects)
         if self.max_bytes and size > self.max_bytes:
             raise FetchError("too_large", f"{size:,} bytes fetched, more than {self.max_bytes:,}")
         return size
@@ -882,7 +883,7 @@ def fetch_repository(url: str, wants: dict[str, Iterable[str]], directory: str, 
     blobs from ``url`` into a new bare repository at ``directory``. Commits and blobs the remote
     lacks are listed in the result; a failure of the repository as a whole raises ``FetchError``."""
     os.makedirs(directory, exist_ok=False)
-    _git(directory, "init", "--quiet", "--bare")
+    _git(directory, "init", "--quiet", "--bare", "--template=")  # no sample hooks: nothing but objects
     _git(directory, "config", "remote.origin.url", url)
     budget = _Budget(directory, timeout_seconds, max_bytes)
     result = FetchedRepository(directory)

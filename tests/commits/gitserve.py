@@ -42,7 +42,7 @@ def make_repo(path: Path, name: str, commits: int = 4, prefix: str = "") -> list
         (path / "src" / "app.py").write_text(body)
         git(path, "add", "-A")
         t = 1_700_000_000 + i * 60
-        git(path, "commit", "-q", "-m", f"Change the app of {name}, step {i}\n\nMore words here.",
+        git(path, "commit", "-q", "-m", f"Change the handler for {name} in step {i}\n\nMore words here.",
             env={"GIT_AUTHOR_DATE": f"{t} +0000", "GIT_COMMITTER_DATE": f"{t} +0000"})
         ids.append(git(path, "rev-parse", "HEAD"))
     return ids
