@@ -37,6 +37,7 @@ from typing import Iterable, Iterator, Optional
 import apache_beam as beam
 
 from codecorpus.commits import commitpack as cp
+from codecorpus.config import ConfigError
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events, routed
 from codecorpus.io import git
 from codecorpus.io.records import normalise
@@ -90,12 +91,12 @@ def configure(config: dict, input_kind: str, remote: Optional[str] = None, no_fe
     if no_fetch:
         enabled = False
     if not isinstance(enabled, bool):
-        raise ValueError(f"fetch.enabled must be true, false or auto, got {section['enabled']!r}")
+        raise ConfigError(f"fetch.enabled must be true, false or auto, got {section['enabled']!r}")
     section["enabled"] = enabled
     if enabled:
         url = remote_url(section["remote"], "owner/name")
         if "{repo_name}" not in section["remote"] and "{owner}" not in section["remote"]:
-            raise ValueError(f"fetch.remote must name the repository with {{repo_name}} (or {{owner}} and "
+            raise ConfigError(f"fetch.remote must name the repository with {{repo_name}} (or {{owner}} and "
                              f"{{name}}), e.g. https://github.com/{{repo_name}}.git; got {url!r}")
     return config
 
