@@ -172,6 +172,8 @@ def replay(input_path: str, config: dict) -> dict:
         except Exception as e:  # noqa: BLE001 - the job dead-letters these too
             events = [DeadLetter({"stage": "join_contents", "table": "commits", "error": repr(e)})]
         for event in events:
+            if isinstance(event, Count):
+                continue  # where the blobs came from (contents/from_dump): not a fate
             if isinstance(event, Drop):
                 count(event.counter, group[0])
                 fate.setdefault(sha, event.counter)

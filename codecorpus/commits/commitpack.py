@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import zlib
 from collections import Counter
 from typing import Iterable, Optional
 
@@ -24,7 +25,7 @@ from codecorpus.core.filters import FilterChain, counter_name
 from codecorpus.commits.filters import allowed_license, single_difference
 from codecorpus.commits.ft_filters import clean_subject, seeded_fraction
 from codecorpus.core.languages import language_of
-from codecorpus.core.routing import Drop, dead_letter
+from codecorpus.core.routing import Count, Drop, dead_letter
 
 # --- the join, as pure functions -------------------------------------------------------------
 
@@ -33,12 +34,9 @@ def licence_requests(commit: dict) -> list[tuple[str, str]]:
     return [(repo, commit["commit"]) for repo in sorted(set(commit["repo_name"]))]
 
 
-def answer_licence_requests(element) -> Iterable[tuple[str, tuple[str, Optional[str]]]]:
-    repo, grouped = element
-    licences = sorted({lic for lic in grouped["licence"] if lic is not None})
-    licence = licences[0] if licences else None
-    for sha in sorted(set(grouped["request"])):
-        yield sha, (repo, licence)
+def pick_licence(licences: Iterable[Optional[str]]) -> Optional[str]:
+    found = sorted({lic for lic in licences if lic is not None})
+    return found[0] if found else None
 
 
 def blob_requests(commit: dict) -> list[tuple[str, tuple[str, str]]]:
@@ -46,34 +44,103 @@ def blob_requests(commit: dict) -> list[tuple[str, tuple[str, str]]]:
     return [(d["old_sha1"], (commit["commit"], "old")), (d["new_sha1"], (commit["commit"], "new"))]
 
 
-def answer_blob_requests(element) -> Iterable[tuple[str, tuple[str, str, Optional[dict]]]]:
-    blob_id, grouped = element
-    blobs = list(grouped["blob"])
+def pick_blob(blobs: Iterable[dict]) -> Optional[dict]:
     # The same blob may appear more than once in a dump; any copy will do, prefer one with text.
-    blob = max(blobs, key=lambda b: b.get("content") is not None) if blobs else None
-    for sha, side in sorted(set(grouped["request"])):
-        yield sha, (side, blob_id, blob)
+    return max(blobs, key=lambda b: b.get("content") is not None, default=None)
+
+
+# A key requested by very many commits (a licence: every commit of its repository; a blob: a
+# vendored file or an empty __init__.py shared by thousands of commits) must not put all its
+# requests in one group: CoGroupByKey hands a worker each group as a list. So requests carry a
+# salt (a hash of the requesting commit, FANOUT values), the looked-up value is copied to each
+# salt its key is requested with, and the join is on (key, salt): a group holds about
+# 1/FANOUT of a hot key's requests. A key requested once is copied once, so the extra shuffle
+# is at most one copy of the value per request, which the answers carry anyway.
+FANOUT = 256
+
+
+def salt_of(commit_sha: str, fanout: int) -> int:
+    return zlib.crc32(commit_sha.encode("utf-8")) % fanout
+
+
+class _Salts(beam.CombineFn):
+    """The set of salts a key is requested with (at most ``fanout`` integers)."""
+
+    def create_accumulator(self):
+        return set()
+
+    def add_input(self, acc, salt):
+        acc.add(salt)
+        return acc
+
+    def merge_accumulators(self, accs):
+        return set().union(*accs)
+
+    def extract_output(self, acc):
+        return sorted(acc)
+
+
+def _copy_to_salts(element, pick):
+    key, grouped = element
+    value = pick(grouped["value"])
+    for salts in grouped["salts"]:
+        for salt in salts:
+            yield (key, salt), value
+
+
+def _answer(element):
+    (key, _salt), grouped = element
+    values = grouped["value"]
+    value = values[0] if values else None
+    for commit_sha, payload in grouped["request"]:
+        yield commit_sha, (key, payload, value)
+
+
+class SaltedLookup(beam.PTransform):
+    """``(key, (commit sha, payload))`` requests x ``(key, value)`` table ->
+    ``(commit sha, (key, payload, picked value or None))``, one answer per request, with no
+    group larger than about ``1/fanout`` of one key's requests (see ``FANOUT``)."""
+
+    def __init__(self, table, pick, fanout: int = FANOUT):
+        super().__init__()
+        self.table = table
+        self.pick = pick
+        self.fanout = fanout
+
+    def expand(self, requests):
+        fanout = self.fanout
+        salted = requests | "Salt" >> beam.MapTuple(lambda key, req: ((key, salt_of(req[0], fanout)), req))
+        salts = (salted | "SaltOfRequest" >> beam.MapTuple(lambda key_salt, _req: key_salt)
+                 | "SaltsPerKey" >> beam.CombinePerKey(_Salts()))
+        copies = ({"value": self.table, "salts": salts}
+                  | "JoinValuesWithSalts" >> beam.CoGroupByKey()
+                  | "CopyToSalts" >> beam.FlatMap(_copy_to_salts, self.pick))
+        return ({"request": salted, "value": copies}
+                | "JoinRequestsOnKeyAndSalt" >> beam.CoGroupByKey()
+                | "Answer" >> beam.FlatMap(_answer))
 
 
 class JoinLicencesAndContents(beam.PTransform):
-    """commits -> ``(sha, {"commit": [...], "licence": [...], "blob": [...]})``."""
+    """commits -> ``(sha, {"commit": [...], "licence": [(repo, licence)], "blob": [(side, id, blob)]})``."""
 
-    def __init__(self, licenses, contents):
+    def __init__(self, licenses, contents, fanout: int = FANOUT):
         super().__init__()
         self.licenses = licenses
         self.contents = contents
+        self.fanout = fanout
 
     def expand(self, commits):
         licence_answers = (
-            {"request": commits | "RequestLicences" >> beam.FlatMap(licence_requests),
-             "licence": self.licenses | "KeyLicenceByRepo" >> beam.Map(lambda r: (r["repo_name"], r["license"]))}
-            | "JoinLicencesOnRepo" >> beam.CoGroupByKey()
-            | "AnswerLicenceRequests" >> beam.FlatMap(answer_licence_requests))
+            commits | "RequestLicences" >> beam.FlatMap(lambda c: [(r, (s, None)) for r, s in licence_requests(c)])
+            | "LookUpLicences" >> SaltedLookup(
+                self.licenses | "KeyLicenceByRepo" >> beam.Map(lambda r: (r["repo_name"], r["license"])),
+                pick_licence, self.fanout)
+            | "LicenceAnswers" >> beam.MapTuple(lambda sha, answer: (sha, (answer[0], answer[2]))))
         blob_answers = (
-            {"request": commits | "RequestBlobs" >> beam.FlatMap(blob_requests),
-             "blob": self.contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b))}
-            | "JoinContentsOnBlobSha" >> beam.CoGroupByKey()
-            | "AnswerBlobRequests" >> beam.FlatMap(answer_blob_requests))
+            commits | "RequestBlobs" >> beam.FlatMap(blob_requests)
+            | "LookUpBlobs" >> SaltedLookup(
+                self.contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b)), pick_blob, self.fanout)
+            | "BlobAnswers" >> beam.MapTuple(lambda sha, answer: (sha, (answer[1], answer[0], answer[2]))))
         return (
             {"commit": commits | "KeyCommitBySha" >> beam.Map(lambda c: (c["commit"], c)),
              "licence": licence_answers, "blob": blob_answers}
@@ -87,8 +154,11 @@ def _public(commit: dict) -> dict:
     return {k: v for k, v in commit.items() if not k.startswith("_")}
 
 
-def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, max_raw_chars: int):
-    """Events for one commit sha: a commitpack row, drops, or dead letters."""
+def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, max_raw_chars: int,
+             fetch_missing: bool = False):
+    """Events for one commit sha: a commitpack row, drops, or dead letters; with
+    ``fetch_missing``, a commit whose blobs are not all in ``contents`` is passed on, marked
+    ``_fetch`` (side -> blob id), for ``commits.fetch`` to complete with ``finish``."""
     sha, grouped = element
     commits = sorted(grouped["commit"], key=lambda c: json.dumps(_public(c), sort_keys=True))
     if not commits:
@@ -106,7 +176,24 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, ma
         return
 
     blobs = {side: (blob_id, blob) for side, blob_id, blob in grouped["blob"]}
+    missing = {side: blobs[side][0] for side in ("old", "new") if blobs.get(side, (None, None))[1] is None}
+    if missing and fetch_missing and all(missing.values()):
+        commit["_fetch"] = missing
+        commit["_found"] = {side: blob for side, (_id, blob) in blobs.items() if blob is not None}
+        yield commit
+        return
+    cached = any(blob.get("_cached") for _id, blob in blobs.values() if blob is not None)
+    yield from finish(commit, blobs, licence_chain, content_chain, max_raw_chars,
+                      "contents/from_cache" if cached else "contents/from_dump")
+
+
+def finish(commit: dict, blobs: dict, licence_chain: FilterChain, content_chain: FilterChain,
+           max_raw_chars: int, where_from: str):
+    """The blob checks and content filters of a joined commit (``blobs``: side -> (id, blob or
+    None)), then its commitpack row, counted under ``where_from`` (``contents/from_dump`` …)."""
+    sha = commit["commit"]
     source = commit.get("_source", "")
+    commit = {k: v for k, v in commit.items() if k not in ("_fetch", "_found")}
     for side in ("old", "new"):
         blob_id, blob = blobs.get(side, (None, None))
         if blob is None:
@@ -124,6 +211,7 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, ma
         yield Drop(counter_name(*dropped))
         return
 
+    yield Count(where_from)
     yield commitpack_row(commit, licence_chain)
 
 

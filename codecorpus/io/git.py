@@ -20,7 +20,11 @@ import json
 import os
 import posixpath
 import re
+import signal
 import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Optional
 
@@ -504,6 +508,14 @@ def _content_record(object_id: str, data: bytes, max_blob_bytes: int) -> dict:
     }
 
 
+DEFAULT_MAX_BLOB_BYTES = 1_000_000
+
+
+def content_record(object_id: str, data: bytes, max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> dict:
+    """A ``contents`` record for a blob's bytes: text unless binary (NUL, invalid UTF-8) or too large."""
+    return _content_record(object_id, data, max_blob_bytes)
+
+
 def _blob_ids_of_differences(commits: Iterable[dict]) -> set[str]:
     """Blob ids on both sides of every difference; submodule entries are commits, not blobs."""
     ids = set()
@@ -615,3 +627,289 @@ def export_dump(repo_paths: list[str], output: str, max_blob_bytes: int = 1_000_
             counts["contents"] = _write_records(sink, _content_records(blob_sources, readers, max_blob_bytes))
 
     return {table: counts[table] for table in TABLES}
+
+
+# --- fetching blobs from a remote repository ---------------------------------------------------
+#
+# A commit dump names each blob by id, so what a remote must give us is a handful of blobs per
+# commit, never a checkout. Per repository, in one fresh bare repository on the worker:
+#
+# 1. the needed commits, fetched by id with ``--filter=blob:none --depth=1`` (commits and trees,
+#    no blobs). A server that will not serve unadvertised ids gets a partial clone of its refs
+#    instead (the commits are then looked up locally);
+# 2. every needed blob in one ``git fetch --stdin`` of blob ids (one pack, never one round trip
+#    per blob); a blob the server does not have is named in its refusal, set aside, and the
+#    rest fetched again;
+# 3. a server that refuses filters (``filtering not recognized``) already sent whole trees; one
+#    that also refuses blob ids gets a full fetch of its refs;
+# 4. all blobs read back in one ``git cat-file --batch``.
+#
+# Every git process runs under one deadline per repository and a cap on the bytes in the object
+# store (both checked while it runs: the process group is killed when either is crossed), with
+# no terminal, no credential prompt and no lazy fetch (the repository is never left configured
+# as a partial clone, so reading a missing object says "missing" instead of fetching it).
+
+FETCH_REASONS = ("repository_not_found", "authentication_required", "timeout", "too_large",
+                 "commit_not_in_repository", "blob_not_in_repository", "network_error")
+
+
+class FetchError(GitError):
+    """A repository that could not be fetched: ``reason`` is one of ``FETCH_REASONS``;
+    ``transient`` says a retry may succeed (connection refused or reset, HTTP 5xx/429)."""
+
+    def __init__(self, reason: str, message: str, transient: bool = False):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+        self.transient = transient
+
+
+@dataclass
+class FetchedRepository:
+    """What one fetch got: the local bare repository, which requested objects it lacks, and
+    how (``full_fetch``: the server refused filters or blob ids)."""
+
+    path: str
+    missing_commits: set = field(default_factory=set)
+    missing_blobs: set = field(default_factory=set)
+    full_fetch: bool = False
+    bytes_fetched: int = 0
+
+    def read_blobs(self, blob_ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """``(id, data)`` of every present blob among ``blob_ids``, in one ``git cat-file --batch``."""
+        ids = sorted(set(blob_ids) - self.missing_blobs)
+        if ids:
+            yield from _cat_file_batch(self.path, ids)
+
+
+# Substrings of git's stderr (lower-cased), most specific first, and what they mean.
+_NOT_OUR_REF = re.compile(r"not our ref ([0-9a-f]{40,64})")
+_UNADVERTISED = ("does not allow request for unadvertised object",)
+_FILTER_REFUSED = "filtering not recognized by server"
+_CLASSIFIERS = (
+    ("network_error", False, ("possible repository corruption on the remote side",)),
+    ("repository_not_found", False, ("repository not found", "not found", "access denied or repository not exported",
+                                     "does not appear to be a git repository", "no such repository",
+                                     "returned error: 404", "returned error: 410")),
+    ("authentication_required", False, ("could not read username", "could not read password",
+                                        "authentication failed", "returned error: 401", "returned error: 403",
+                                        "terminal prompts disabled", "permission denied (publickey)",
+                                        "host key verification failed")),
+    ("network_error", True, ("returned error: 429", "returned error: 5", "connection refused", "connection reset",
+                             "connection timed out", "could not resolve host", "unable to look up",
+                             "network is unreachable", "early eof", "remote end hung up", "rpc failed",
+                             "couldn't connect", "failed to connect", "operation timed out", "unable to access",
+                             "transfer closed", "gnutls", "ssl", "broken pipe")),
+)
+
+
+def classify_fetch_error(stderr: str) -> tuple[str, bool]:
+    """``(reason, transient)`` for the stderr of a failed ``git fetch``."""
+    text = stderr.lower()
+    for reason, transient, needles in _CLASSIFIERS:
+        if any(n in text for n in needles):
+            return reason, transient
+    return "network_error", False
+
+
+def _fetch_env() -> dict:
+    env = _git_env()
+    for name in ("GIT_ASKPASS", "SSH_ASKPASS"):  # a helper could open a prompt and wait forever
+        env.pop(name, None)
+    env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=30"
+    return env
+
+
+def _tree_bytes(path: str) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:  # a temporary pack renamed under us
+                pass
+    return total
+
+
+# Options on every git process of a fetch: no maintenance, no hooks, no FETCH_HEAD.
+_QUIET_CONFIG = ("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "fetch.writeCommitGraph=false",
+                 "-c", "core.hooksPath=/dev/null", "-c", "protocol.version=2", "-c", "credential.interactive=never")
+
+
+class _Budget:
+    """The deadline and byte cap of one repository, shared by its git processes."""
+
+    def __init__(self, path: str, timeout_seconds: float, max_bytes: int):
+        self.path = path
+        self.objects = os.path.join(path, "objects")  # what the server sent: packs, loose objects
+        self.deadline = time.monotonic() + timeout_seconds
+        self.timeout_seconds = timeout_seconds
+        self.max_bytes = max_bytes
+
+    def run(self, args: list[str], stdin_lines: Iterable[str] = ()) -> tuple[int, str]:
+        """Runs ``git -C path args``; ``(returncode, stderr)``. Raises ``FetchError`` when the
+        deadline passes or the object store grows past the cap (the process group is killed)."""
+        with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
+            stdin.write("".join(f"{line}\n" for line in stdin_lines).encode("ascii"))
+            stdin.seek(0)
+            process = subprocess.Popen(["git", "-C", self.path, *_QUIET_CONFIG, *args], stdin=stdin,
+                                       stdout=subprocess.DEVNULL, stderr=stderr, env=_fetch_env(),
+                                       start_new_session=True)
+            pause = 0.01
+            try:
+                while process.poll() is None:
+                    if time.monotonic() > self.deadline:
+                        raise FetchError("timeout", f"no answer within {self.timeout_seconds:g} s")
+                    if self.max_bytes and _tree_bytes(self.objects) > self.max_bytes:
+                        raise FetchError("too_large", f"more than {self.max_bytes:,} bytes fetched")
+                    time.sleep(pause)
+                    pause = min(0.2, pause * 2)
+            finally:
+                if process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            stderr.seek(0)
+            return process.returncode, stderr.read().decode("utf-8", "replace")
+
+    def check_size(self) -> int:
+        size = _tree_bytes(self.objects)
+        if self.max_bytes and size > self.max_bytes:
+            raise FetchError("too_large", f"{size:,} bytes fetched, more than {self.max_bytes:,}")
+        return size
+
+
+def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[int]) -> tuple[set, str]:
+    """Fetches objects by id, setting aside each id the server says it lacks ("not our ref")
+    and retrying the rest. Returns ``(ids the server lacks, stderr of the last attempt)``; a
+    refusal of unadvertised ids or any other failure raises ``FetchError`` (reason "unadvertised"
+    for the former, so the caller can fall back)."""
+    lacking: set = set()
+    pending = list(ids)
+    stderr = ""
+    while pending:
+        args = ["-c", "remote.origin.promisor=true", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                "--recurse-submodules=no", "--no-auto-gc"]
+        if filtered:
+            args.append("--filter=blob:none")
+        if depth:
+            args.append(f"--depth={depth}")
+        args += ["origin", "--stdin"]
+        code, stderr = budget.run(args, pending)
+        _forget_partial_clone(budget.path)
+        if code == 0:
+            return lacking, stderr
+        missing = _NOT_OUR_REF.search(stderr.lower())
+        if missing and missing.group(1) in pending:
+            lacking.add(missing.group(1))
+            pending.remove(missing.group(1))
+            continue
+        if any(n in stderr.lower() for n in _UNADVERTISED):
+            raise FetchError("unadvertised", stderr.strip())
+        reason, transient = classify_fetch_error(stderr)
+        raise FetchError(reason, _last_lines(stderr), transient)
+    return lacking, stderr
+
+
+def _last_lines(stderr: str, n: int = 3) -> str:
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-n:]) or "git fetch failed without a message"
+
+
+def _forget_partial_clone(path: str) -> None:
+    """``git fetch --filter`` records ``remote.origin.partialclonefilter``, which makes every
+    later read of a missing object a lazy fetch (one network round trip per blob): remove it."""
+    subprocess.run(["git", "-C", path, "config", "--unset-all", "remote.origin.partialclonefilter"],
+                   capture_output=True, env=_git_env(), check=False)
+
+
+def _fetch_refs(budget: _Budget, filtered: bool) -> str:
+    """A (partial, unless not ``filtered``) clone of every branch and tag into the repository."""
+    args = ["-c", "remote.origin.promisor=true", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+            "--recurse-submodules=no", "--no-auto-gc"]
+    if filtered:
+        args.append("--filter=blob:none")
+    args += ["origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+    code, stderr = budget.run(args)
+    _forget_partial_clone(budget.path)
+    if code != 0:
+        reason, transient = classify_fetch_error(stderr)
+        raise FetchError(reason, _last_lines(stderr), transient)
+    return stderr
+
+
+def _object_types(path: str, ids: Iterable[str]) -> dict[str, Optional[str]]:
+    """id -> its type in the local repository, or None when absent (never fetches)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    done = subprocess.run(["git", "-C", path, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                          input="".join(f"{i}\n" for i in ids).encode("ascii"), capture_output=True,
+                          env=_git_env(), check=False)
+    types: dict[str, Optional[str]] = dict.fromkeys(ids)
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] != "missing" and parts[0] in types:
+            types[parts[0]] = parts[1]
+    return types
+
+
+def _cat_file_batch(path: str, ids: list[str]) -> Iterator[tuple[str, bytes]]:
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write("".join(f"{i}\n" for i in ids).encode("ascii"))
+        stdin.seek(0)
+        process = subprocess.Popen(["git", "-C", path, "cat-file", "--batch"], stdin=stdin,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env())
+        try:
+            for _ in ids:
+                header = process.stdout.readline().decode("ascii", "replace").split()
+                if len(header) != 3:
+                    continue  # "<id> missing": the caller counts what it did not get
+                object_id, object_type, size = header
+                data = process.stdout.read(int(size))
+                process.stdout.read(1)
+                if object_type == "blob":
+                    yield object_id, data
+        finally:
+            process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+def fetch_repository(url: str, wants: dict[str, Iterable[str]], directory: str, timeout_seconds: float = 300,
+                     max_bytes: int = 2 << 30) -> FetchedRepository:
+    """Fetches the commits ``wants`` names (commit id -> the blob ids needed from it) and their
+    blobs from ``url`` into a new bare repository at ``directory``. Commits and blobs the remote
+    lacks are listed in the result; a failure of the repository as a whole raises ``FetchError``."""
+    os.makedirs(directory, exist_ok=False)
+    _git(directory, "init", "--quiet", "--bare", "--template=")  # no sample hooks: nothing but objects
+    _git(directory, "config", "remote.origin.url", url)
+    budget = _Budget(directory, timeout_seconds, max_bytes)
+    result = FetchedRepository(directory)
+    commits = sorted(wants)
+    try:  # 1. the commits, by id, without blobs
+        result.missing_commits, stderr = _fetch_ids(budget, commits, filtered=True, depth=1)
+    except FetchError as e:
+        if e.reason != "unadvertised":
+            raise
+        stderr = _fetch_refs(budget, filtered=True)
+        types = _object_types(directory, commits)
+        result.missing_commits = {c for c in commits if types[c] != "commit"}
+    result.full_fetch = _FILTER_REFUSED in stderr.lower()
+    blobs = sorted({b for c in commits if c not in result.missing_commits for b in wants[c]})
+    types = _object_types(directory, blobs)
+    needed = [b for b in blobs if types[b] is None]
+    if needed:  # 2. every blob still missing, in one fetch
+        try:
+            lacking, stderr = _fetch_ids(budget, needed, filtered=True, depth=None)
+            result.full_fetch = result.full_fetch or _FILTER_REFUSED in stderr.lower()
+        except FetchError as e:
+            if e.reason != "unadvertised":
+                raise
+            _fetch_refs(budget, filtered=False)  # 3. the server serves refs only: take them whole
+            result.full_fetch = True
+        types = _object_types(directory, blobs)
+    result.missing_blobs = {b for b in blobs if types[b] != "blob"}
+    result.bytes_fetched = budget.check_size()
+    return result

@@ -5,6 +5,7 @@ The recipe (OctoPack's, on Beam):
     read commits, licences, contents         (dump folder, git:PATH or bq:DATASET)
     -> commit filters                        single_file, message, lang
     -> join licences and before/after blobs  keyed joins, no table held in memory
+    -> fetch blobs the input lacks           one fetch per repository (fetch:, bq: inputs)
     -> licence and content filters           licence, binary, size
     -> deduplicate                           exact, then near (MinHash LSH), on the lines each
                                              commit changes                 => clusters/
@@ -34,6 +35,7 @@ from codecorpus.commits.ft_filters import FT_FILTERS
 from codecorpus.io.sources import InputSpec, ReadTable, parse_inputs
 from codecorpus.jobs import runner as common
 from codecorpus.commits import commitpack as cp
+from codecorpus.commits import fetch
 from codecorpus.commits import pushdown
 from codecorpus.pii import redact as pii
 from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
@@ -107,6 +109,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-dedup", action="store_true",
                         help="do not deduplicate commits (commits.dedup; on by default: exact, then near, "
                              "on the lines each commit changes)")
+    parser.add_argument("--fetch-remote", metavar="TEMPLATE",
+                        help="fetch blobs the input lacks from each commit's repository at this URL template "
+                             "(fetch.remote, e.g. https://github.com/{repo_name}.git); turns fetching on for any "
+                             "input (it is on by default only for bq: inputs)")
+    parser.add_argument("--no-fetch", action="store_true", help="never fetch missing blobs (fetch.enabled: false)")
 
 
 def run(args, beam_args: list[str]) -> int:
@@ -121,7 +128,8 @@ def run(args, beam_args: list[str]) -> int:
         describe_input=lambda args: spec.describe(),
         configure=configure,
         redactor=lambda config: pii.Redactor(config) if config["pii"]["enabled"] else None,
-        manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe()})
+        manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe(), "fetch": fetch.describe(config)},
+        summarise=fetch.totals)
     return common.run_beam_job(job, args, beam_args)
 
 
@@ -138,7 +146,8 @@ def configure(args, config: dict) -> dict:
     if unknown:
         raise ConfigError(f"commits.instructions.formats: unknown format(s) {sorted(unknown)}; "
                           f"known: {', '.join(INSTRUCTION_FORMATS)}")
-    return config
+    return fetch.configure(config, parse_inputs(args.input).kind, getattr(args, "fetch_remote", None),
+                           getattr(args, "no_fetch", False))
 
 
 def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
@@ -149,11 +158,15 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
         f"Read{table.title()}", ReadTable(spec, table, config, required=required, queries=pushdown.QUERIES))
 
     commits, licenses, contents = read("commits"), read("licenses", False), read("contents", False)
+    contents = fetch.with_cache(stages.pipeline, contents, config)
     candidates = stages.step(commits, "CommitFilters", lambda c: _commit_filter_events(c, commit_chain),
                              "commit_filters", "commits", key_of=lambda c: c.get("commit"))
     joined = candidates | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
-    commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(e, licence_chain, content_chain, max_raw),
-                             "join_contents", "commits", key_of=lambda e: e[0])
+    commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(
+        e, licence_chain, content_chain, max_raw, fetch.is_enabled(config)), "join_contents", "commits", key_of=lambda e: e[0])
+    if fetch.is_enabled(config):  # blobs the input lacks, from the commits' repositories
+        commitpack = stages.take(commitpack | "FetchMissingBlobs" >> fetch.FetchMissingBlobs(
+            fetch.FetchSettings.from_config(config), licence_chain, content_chain, max_raw))
     if config["commits"]["dedup"]:
         # On the change each commit makes, before PII, so duplicates are compared unredacted.
         deduplicated = (commitpack | "AddChangeText" >> beam.Map(cp.with_change)

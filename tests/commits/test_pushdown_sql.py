@@ -24,7 +24,7 @@ from codecorpus.commits.filters import COMMIT_FILTERS, JOINED_FILTERS
 from codecorpus.commits import pushdown as bq
 from codecorpus.io import bigquery as bqio
 from codecorpus.io.records import normalise
-from codecorpus.commits.commitpack import answer_licence_requests, licence_requests
+from codecorpus.commits.commitpack import licence_requests, pick_licence
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "github_repos_sample"
 
@@ -82,9 +82,8 @@ def attach_licences(commit: dict, licence_rows: list[dict]) -> dict:
     for row in licence_rows:
         by_repo.setdefault(row["repo_name"], []).append(row["license"])
     answers = []
-    for repo, sha in licence_requests(commit):
-        answers += [pair for _sha, pair in answer_licence_requests(
-            (repo, {"request": [sha], "licence": by_repo.get(repo, [])}))]
+    for repo, _sha in licence_requests(commit):
+        answers.append((repo, pick_licence(by_repo.get(repo, []))))
     commit["_licenses"] = sorted(set(answers), key=lambda p: (p[0], p[1] or ""))
     return commit
 
