@@ -169,13 +169,7 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
 
 
 def _commit_filter_events(commit: dict, chain):
-    from codecorpus.core.filters import counter_name
-    from codecorpus.core.routing import Drop
-
-    dropped = chain.first_drop(commit)
-    if dropped:
-        return [Drop(counter_name(*dropped))]
-    return [commit]
+    return cp.commit_filter_events(commit, chain)
 
 
 # --- accounting identities, checked from the written tables and the counters ------------------
