@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from codecorpus.commits.filters import COMMITPACK_LICENSES
+from codecorpus.commits.filters import COMMITPACK_LICENSES, in_place_modifications, single_difference
 from conftest import SHARED_SAMPLE, manifest_of, read_table, run_cli
 
 
@@ -48,9 +48,12 @@ def test_sample_rows_follow_the_commitpack_rules(sample_run):
     by_sha = {c["commit"]: c for c in sample_commits()}
     for row in commitpack:
         commit = by_sha[row["commit"]]
-        assert len(commit["difference"]) == 1
-        assert commit["difference"][0]["old_path"] == commit["difference"][0]["new_path"] == row["new_file"]
+        # sql_4 + sql_5: exactly one in-place modification; other entries may add, delete, rename.
+        [d] = in_place_modifications(commit)
+        assert d["old_path"] == d["new_path"] == row["new_file"]
     counters = manifest_of(sample_run)["counters"]
+    assert counters["single_file/kept_with_other_changes"] == sum(
+        len(by_sha[r["commit"]]["difference"]) > 1 for r in commitpack) > 0
     htop = sum(1 for c in by_sha.values() if "htop-dev/htop" in c["repo_name"])
     assert 0 < counters["filter/licence/licence_not_allowed"] <= htop
 
@@ -64,7 +67,7 @@ def test_sample_contents_are_joined_from_the_right_blobs(sample_run):
     wanted = {}
     for commit in sample_commits():
         if commit["commit"] in commitpack:
-            d = commit["difference"][0]
+            d = single_difference(commit)
             wanted[d["old_sha1"]] = (commit["commit"], "old_contents")
             wanted[d["new_sha1"]] = (commit["commit"], "new_contents")
     checked = 0
@@ -109,4 +112,4 @@ def test_git_input_and_export_git_give_the_same_tables(tmp_path):
     assert direct == read_table(tmp_path / "via-dump", "commitpack")
     assert manifest_of(tmp_path / "direct")["input"] == {"kind": "git", "paths": [str(repo)], "dataset": None}
     counters = manifest_of(tmp_path / "direct")["counters"]
-    assert counters["read/commits"] == 4 and counters["filter/single_file/multiple_files"] == 1  # the root commit adds two files
+    assert counters["read/commits"] == 4 and counters["filter/single_file/no_modified_file"] == 1  # the root adds two files
