@@ -65,7 +65,7 @@ def _single_file_conditions(f: SingleFileFilter) -> Conditions:
 )""")
     what = ("that is the commit's only entry" if f.mode == "strict"
             else "(other entries may add, delete or rename files)")
-    return ([f"single_file ({f.mode}): exactly one entry modifies a file in place {what},",
+    return ([f"single_file: (mode {f.mode}) exactly one entry modifies a file in place {what},",
              "with both blob ids, no submodule or symlink, and the file list not truncated."],
             conditions)
 
@@ -86,7 +86,7 @@ def _message_conditions(f: MessageFilter) -> Conditions:
   WHERE {_IN_PLACE}
     AND c._message = CONCAT('Update ', d.old_path)
 ))""")
-    return ([f"message ({f.compare}; see normalised_commits): longer than min_chars and shorter than",
+    return ([f"message: (compare {f.compare}; see normalised_commits) longer than min_chars and shorter than",
              "max_chars; lower-cased, it matches no excluded LIKE pattern and has no excluded prefix;",
              "it is no excluded exact message and not 'Update ' + the modified file's path."],
             conditions)

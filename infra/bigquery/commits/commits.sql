@@ -39,7 +39,7 @@ selected_commits AS (
   SELECT * EXCEPT (_message, _lowered_message, _in_place_count)
   FROM normalised_commits AS c
   WHERE
-    -- single_file (commitpack): exactly one entry modifies a file in place (other entries may add, delete or rename files),
+    -- single_file: (mode commitpack) exactly one entry modifies a file in place (other entries may add, delete or rename files),
     -- with both blob ids, no submodule or symlink, and the file list not truncated.
     NOT COALESCE(c.difference_truncated, FALSE)
     AND c._in_place_count = 1
@@ -54,7 +54,7 @@ selected_commits AS (
         AND COALESCE(d.old_mode, 0) NOT IN (57344, 40960)
         AND COALESCE(d.new_mode, 0) NOT IN (57344, 40960)
     )
-    -- message (original; see normalised_commits): longer than min_chars and shorter than
+    -- message: (compare original; see normalised_commits) longer than min_chars and shorter than
     -- max_chars; lower-cased, it matches no excluded LIKE pattern and has no excluded prefix;
     -- it is no excluded exact message and not 'Update ' + the modified file's path.
     AND LENGTH(c._message) > 5
