@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "github_repos_sample"
+# ../shared beside the checkout; CODECORPUS_SHARED names it for a checkout elsewhere (a git worktree).
+SHARED = Path(os.environ.get("CODECORPUS_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+SHARED_SAMPLE = SHARED / "data" / "github_repos_sample"
 JOBS_DIR = Path(__file__).resolve().parent / "jobs"
 
 

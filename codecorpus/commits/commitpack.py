@@ -22,10 +22,43 @@ from typing import Iterable, Optional
 import apache_beam as beam
 
 from codecorpus.core.filters import FilterChain, counter_name
-from codecorpus.commits.filters import allowed_license, single_difference
+from codecorpus.commits.filters import LanguageFilter, SingleFileFilter, allowed_license, single_difference
 from codecorpus.commits.ft_filters import clean_subject, seeded_fraction
-from codecorpus.core.languages import language_of
+from codecorpus.core.languages import commitpack_table, language_of
 from codecorpus.core.routing import Count, Drop, dead_letter
+
+LANG_FIELD = "_lang"
+KEPT_WITH_OTHER_CHANGES = "single_file/kept_with_other_changes"
+
+
+# --- commit-level filters --------------------------------------------------------------------
+
+
+def commit_filter_events(commit: dict, chain: FilterChain):
+    """A commit through the commit-level filters: a ``Drop``, or the commit with its ``lang``
+    (``_lang``, from the lang filter's table, CommitPack's when the filter is off) and, for a
+    kept commit that also adds, deletes or renames files, a ``Count`` of it."""
+    dropped = chain.first_drop(commit)
+    if dropped:
+        return [Drop(counter_name(*dropped))]
+    lang_filter = next((f for f in chain.filters if isinstance(f, LanguageFilter)), None)
+    d = single_difference(commit)
+    path = d["new_path"] if d else None
+    lang = lang_filter.table.language_of(path) if lang_filter else _default_table().language_of(path)
+    events = [{**commit, LANG_FIELD: lang}]
+    if any(isinstance(f, SingleFileFilter) for f in chain.filters) and SingleFileFilter.has_other_changes(commit):
+        events.append(Count(KEPT_WITH_OTHER_CHANGES))
+    return events
+
+
+_TABLE = None
+
+
+def _default_table():
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = commitpack_table()
+    return _TABLE
 
 # --- the join, as pure functions -------------------------------------------------------------
 
@@ -230,7 +263,7 @@ def commitpack_row(commit: dict, licence_chain: FilterChain) -> dict:
         "new_contents": commit["_new_blob"]["content"],
         "subject": commit.get("subject") or "",
         "message": commit.get("message") or "",
-        "lang": language_of(d["new_path"]),
+        "lang": commit.get(LANG_FIELD) or _default_table().language_of(d["new_path"]),
         "license": licence or "unknown",
         "repos": ",".join(commit["repo_name"]),
     }

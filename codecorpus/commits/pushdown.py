@@ -1,7 +1,7 @@
 """The commit job's BigQuery SQL: the ``github_repos`` tables read with the CommitPack filters pushed down.
 
 ``commits_query`` turns the enabled commit-level filters of ``config["commits"]["filters"]``
-(``single_file``, ``message``, ``licence``) into BigQuery Standard SQL, so BigQuery returns only
+(``single_file``, ``message``, ``optout``, ``licence``) into BigQuery Standard SQL, so BigQuery returns only
 the commits CommitPack can use instead of all ~260 million. ``contents_query`` returns only the
 blobs those commits name (a semi-join: ``contents`` is scanned once and only needed rows come
 back; BigQuery still bills the full size of the columns it reads, as for any query). The SQL is generated from the same filter objects the pipeline builds from the config
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from codecorpus.commits.filters import MESSAGE_STRIP_CHARS, LicenceFilter, MessageFilter, SingleFileFilter
+from codecorpus.commits.filters import (MESSAGE_STRIP_CHARS, SPECIAL_MODES, LicenceFilter, MessageFilter,
+                                       OptOutFilter, SingleFileFilter)
 from codecorpus.core.filters import Filter, build_chain
 from codecorpus.io.bigquery import (PUBLIC_DATASET, checked_dataset, sql_in_list, sql_int, sql_string,
                                     table_name)
@@ -25,6 +26,7 @@ from codecorpus.io.bigquery import (PUBLIC_DATASET, checked_dataset, sql_in_list
 PUSHDOWN_FILTERS: dict[str, type[Filter]] = {
     SingleFileFilter.name: SingleFileFilter,
     MessageFilter.name: MessageFilter,
+    OptOutFilter.name: OptOutFilter,
     LicenceFilter.name: LicenceFilter,
 }
 
@@ -41,37 +43,69 @@ def pushdown_filters(config: dict) -> dict[str, Filter]:
 Conditions = tuple[list[str], list[str]]
 
 
-def _single_file_conditions(_f: SingleFileFilter) -> Conditions:
-    return (["single_file: exactly one changed file, modified in place (no add, delete or",
-             "rename), with both blob ids, and the file list not truncated."],
-            ["ARRAY_LENGTH(c.difference) = 1",
-             "NOT COALESCE(c.difference_truncated, FALSE)",
-             """EXISTS (
+# is_in_place() of codecorpus.commits.filters, on an UNNEST(difference) AS d.
+_IN_PLACE = "d.old_path IS NOT NULL AND d.new_path IS NOT NULL AND d.old_path = d.new_path"
+
+
+def _single_file_conditions(f: SingleFileFilter) -> Conditions:
+    modes = ", ".join(str(m) for m in SPECIAL_MODES)
+    conditions = ["NOT COALESCE(c.difference_truncated, FALSE)", "c._in_place_count = 1"]
+    if f.mode == "strict":
+        conditions.append("ARRAY_LENGTH(c.difference) = 1")
+    conditions.append(f"""EXISTS (
   SELECT 1
   FROM UNNEST(c.difference) AS d
-  WHERE d.old_path IS NOT NULL
-    AND d.new_path IS NOT NULL
-    AND d.old_path = d.new_path
+  WHERE {_IN_PLACE}
     -- the Python filter treats an empty sha like a missing one
     AND COALESCE(d.old_sha1, '') != ''
     AND COALESCE(d.new_sha1, '') != ''
-)"""])
-
-
-def _message_conditions(f: MessageFilter) -> Conditions:
-    conditions = [f"LENGTH(c._normalised_message) > {sql_int(f.min_chars, 'message.min_chars')}",
-                  f"LENGTH(c._normalised_message) < {sql_int(f.max_chars, 'message.max_chars')}"]
-    if f.excluded:
-        conditions.append(f"c._lowered_message NOT IN {sql_in_list(f.excluded)}")
-    conditions += [f"NOT STARTS_WITH(c._lowered_message, {sql_string(prefix)})"
-                   for prefix in sorted(f.excluded_prefixes)]
-    return (["message: the trimmed message (see normalised_commits) is longer than min_chars and",
-             "shorter than max_chars; lower-cased, it is no excluded message and has no excluded prefix."],
+    -- neither side a submodule (160000) or a symlink (120000)
+    AND COALESCE(d.old_mode, 0) NOT IN ({modes})
+    AND COALESCE(d.new_mode, 0) NOT IN ({modes})
+)""")
+    what = ("that is the commit's only entry" if f.mode == "strict"
+            else "(other entries may add, delete or rename files)")
+    return ([f"single_file: (mode {f.mode}) exactly one entry modifies a file in place {what},",
+             "with both blob ids, no submodule or symlink, and the file list not truncated."],
             conditions)
 
 
-def _licence_conditions(_f: LicenceFilter) -> Conditions:
-    return (["licence: some repository of the commit has an allowed licence (see licensed_commits)."],
+def _message_conditions(f: MessageFilter) -> Conditions:
+    conditions = [f"LENGTH(c._message) > {sql_int(f.min_chars, 'message.min_chars')}",
+                  f"LENGTH(c._message) < {sql_int(f.max_chars, 'message.max_chars')}"]
+    # LIKE, as sql_1: `%` and `_` are wildcards; MessageFilter refuses backslashes in patterns.
+    conditions += [f"c._lowered_message NOT LIKE {sql_string(pattern)}" for pattern in f.excluded]
+    if f.excluded_exact:
+        conditions.append(f"c._message NOT IN {sql_in_list(f.excluded_exact)}")
+    conditions += [f"NOT STARTS_WITH(c._lowered_message, {sql_string(prefix)})"
+                   for prefix in sorted(f.excluded_prefixes)]
+    if f.update_file:
+        conditions.append(f"""NOT (c._in_place_count = 1 AND EXISTS (
+  SELECT 1
+  FROM UNNEST(c.difference) AS d
+  WHERE {_IN_PLACE}
+    AND c._message = CONCAT('Update ', d.old_path)
+))""")
+    return ([f"message: (compare {f.compare}; see normalised_commits) longer than min_chars and shorter than",
+             "max_chars; lower-cased, it matches no excluded LIKE pattern and has no excluded prefix;",
+             "it is no excluded exact message and not 'Update ' + the modified file's path."],
+            conditions)
+
+
+def _optout_conditions(f: OptOutFilter) -> Conditions:
+    if not f.owners:
+        return (["optout: no owners listed"], ["TRUE"])
+    return (["optout: not a single-repository commit of an owner who opted out (case-insensitive)."],
+            [f"""NOT ((SELECT COUNT(DISTINCT r) FROM UNNEST(c.repo_name) AS r) = 1 AND EXISTS (
+  SELECT 1
+  FROM UNNEST(c.repo_name) AS r
+  WHERE LOWER(SPLIT(r, '/')[SAFE_OFFSET(0)]) IN {sql_in_list(f.owners)}
+))"""])
+
+
+def _licence_conditions(f: LicenceFilter) -> Conditions:
+    extra = " and, with multiple: drop, only one" if f.multiple == "drop" else ""
+    return ([f"licence: some repository of the commit has an allowed licence{extra} (see licensed_commits)."],
             ["c.`commit` IN (SELECT `commit` FROM licensed_commits)"])
 
 
@@ -92,6 +126,8 @@ def _where(groups: list[Conditions], indent: str = "    ") -> str:
 
 def _licence_ctes(dataset: str, f: LicenceFilter) -> list[tuple[str, str]]:
     allowed = f"LOWER(rl.license) IN {sql_in_list(f.allow)}" if f.allow else "FALSE  -- empty allow-list"
+    # multiple: drop -- CommitPack's sql_5 wants one row per commit, and sql_2 made one per licence.
+    having = "\n  HAVING COUNT(DISTINCT LOWER(rl.license)) = 1" if f.multiple == "drop" else ""
     repo_licences = f"""\
   -- One licence per repository, chosen as the pipeline's licence join chooses it: the smallest
   -- non-null value (the public table has one row per repository; copies may not).
@@ -103,11 +139,12 @@ def _licence_ctes(dataset: str, f: LicenceFilter) -> list[tuple[str, str]]:
   -- uncorrelated semi-join on the sha (BigQuery cannot always de-correlate a subquery that
   -- joins another table), reading only the sha and repo_name columns of commits. The pipeline
   -- also judges a commit by its sha: duplicate rows are merged with all their repositories.
-  SELECT DISTINCT lc.`commit`
+  SELECT lc.`commit`
   FROM {table_name(dataset, 'commits')} AS lc
   CROSS JOIN UNNEST(lc.repo_name) AS repo
   JOIN repo_licences AS rl ON rl.repo_name = repo
-  WHERE {allowed}"""
+  WHERE {allowed}
+  GROUP BY lc.`commit`{having}"""
     return [("repo_licences", repo_licences), ("licensed_commits", licensed_commits)]
 
 
@@ -118,20 +155,25 @@ def _selected_commits_ctes(dataset: str, config: dict) -> list[tuple[str, str]]:
     ctes: list[tuple[str, str]] = []
     if "licence" in filters:
         ctes += _licence_ctes(dataset, filters["licence"])
+    message = filters.get("message")
+    raw = "COALESCE(c.message, '')"
+    text = raw if message is None or message.compare == "original" else f"TRIM({raw}, {sql_string(MESSAGE_STRIP_CHARS)})"
     ctes.append(("normalised_commits", f"""\
-  -- normalised_message() of codecorpus.commits.filters: NULL counts as '', and exactly
-  -- MESSAGE_STRIP_CHARS are trimmed (plain TRIM would strip all Unicode white space).
+  -- MessageFilter.message_of() of codecorpus.commits.filters: NULL counts as '', and with
+  -- compare: stripped exactly MESSAGE_STRIP_CHARS are trimmed (plain TRIM would strip all Unicode
+  -- white space); _in_place_count counts the in-place modifications (is_in_place()).
   SELECT
     c.*,
-    TRIM(COALESCE(c.message, ''), {sql_string(MESSAGE_STRIP_CHARS)}) AS _normalised_message,
-    LOWER(TRIM(COALESCE(c.message, ''), {sql_string(MESSAGE_STRIP_CHARS)})) AS _lowered_message
+    {text} AS _message,
+    LOWER({text}) AS _lowered_message,
+    (SELECT COUNT(*) FROM UNNEST(c.difference) AS d WHERE {_IN_PLACE}) AS _in_place_count
   FROM {table_name(dataset, 'commits')} AS c"""))
     groups = [conditions(filters[name]) for name, conditions in (
         ("single_file", _single_file_conditions), ("message", _message_conditions),
-        ("licence", _licence_conditions)) if name in filters]
+        ("optout", _optout_conditions), ("licence", _licence_conditions)) if name in filters]
     where = _where(groups)
     ctes.append(("selected_commits", f"""\
-  SELECT * EXCEPT (_normalised_message, _lowered_message)
+  SELECT * EXCEPT (_message, _lowered_message, _in_place_count)
   FROM normalised_commits AS c
   WHERE
 {where}"""))

@@ -1,10 +1,20 @@
 """English imperative verbs a CommitPackFT subject may start with (REFERENCE.md §2).
 
-OctoPack kept subjects that begin with an imperative verb from a fixed list of about 280; this
-is our own list of the verbs that open commit subjects, in the same spirit. Lower-case.
+``COMMITPACKFT_VERBS`` is the original's list (``GOOD_STARTS_EN`` of commitpackft_filters1.py,
+257 entries, multi-word ones included; ``data/commitpack_rules.json``), matched as the original
+matches it: ``subject.lower().startswith(verb + " ")``. Its ``"plug "`` carries a trailing space
+there, so it never matches; kept as is.
+
+``CODECORPUS_VERBS`` is our own list of ~400 single verbs that open commit subjects, matched
+against the subject's first word (letters only, so ``Fix:`` and ``Fix,`` count); offered as
+``ft_subject.imperative: codecorpus``.
 """
 
-IMPERATIVE_VERBS = frozenset(
+from codecorpus.commits.filters import commitpack_rules
+
+COMMITPACKFT_VERBS = tuple(commitpack_rules()["imperative_verbs_en"])
+
+CODECORPUS_VERBS = frozenset(
     """
     abort accelerate accept access accommodate account activate adapt add address adjust
     align allow alter amend annotate append apply archive arrange assert assign attach
@@ -43,3 +53,5 @@ IMPERATIVE_VERBS = frozenset(
     unwrap update upgrade upload use validate verify wait warn watch work wrap write
     """.split()
 )
+# The name other modules used before the original's list became the default.
+IMPERATIVE_VERBS = CODECORPUS_VERBS

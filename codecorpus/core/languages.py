@@ -1,9 +1,31 @@
-"""Language of a file from its name, with GitHub linguist's language names (as CommitPack)."""
+"""Language of a file from its name: language tables and the lookups that use them.
+
+Two tables ship with codecorpus:
+
+- ``commitpack`` (the ``commits`` job's default): CommitPack's own table, 358 languages and 853
+  extensions (``data/commitpack_languages.json``, as bigcode-project/octopack's
+  ``programming_languages.json``; data derived from GitHub linguist, MIT). It is looked up as
+  CommitPack does (REFERENCE.md §2, ``misc_scripts.add_lang``): the last ``.``-part of the
+  basename, with a ``.`` in front when the path contains a ``.``, matched case-sensitively; and a
+  file is only eligible when its path ends with one of the table's extensions
+  (``scrape_github.py``). Added to it, documented: the file names ``Dockerfile``, ``Makefile`` and
+  ``CMakeLists.txt`` name their language wherever they are (CommitPack finds the first two only in
+  paths without a ``.`` and calls ``CMakeLists.txt`` Text).
+- ``codecorpus`` (the ``files`` job's): our own 121-language table, matched on the lower-cased
+  extension, with more file-name rules (``Gemfile``, ``.bashrc`` …). The files job keeps it: its
+  names are the ones the FIM structure spans map to grammars, and The Stack, which the files job
+  follows, needs no CommitPack-specific lookup.
+
+A table can be replaced in the config (``commits.filters.lang.table``): a name above or the path
+of a JSON file mapping language -> list of extensions, in CommitPack's format.
+"""
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import posixpath
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 UNKNOWN = "unknown"
 
@@ -164,8 +186,9 @@ _FILENAMES = {
 }
 
 
-def language_of(path: Optional[str]) -> str:
-    """The language of ``path`` from its file name or extension, or ``"unknown"``."""
+
+
+def _codecorpus_language_of(path: Optional[str]) -> str:
     if not path:
         return UNKNOWN
     base = posixpath.basename(path).lower()
@@ -175,4 +198,109 @@ def language_of(path: Optional[str]) -> str:
         return "Dockerfile"
     _, ext = posixpath.splitext(base)
     return _EXTENSIONS.get(ext, UNKNOWN)
+
+
+# File names that name their language wherever they are: our documented additions to
+# CommitPack's table (see the module docstring).
+COMMITPACK_FILENAMES = {"Dockerfile": "Dockerfile", "Makefile": "Makefile", "CMakeLists.txt": "CMake"}
+
+
+class LanguageTable:
+    """Language -> extensions, looked up as CommitPack looks up its table."""
+
+    def __init__(self, languages: Mapping[str, Sequence[str]], filenames: Optional[Mapping[str, str]] = None,
+                 name: str = "custom"):
+        self.name = name
+        self.extensions: dict[str, str] = {}
+        for language, extensions in languages.items():
+            for ext in extensions:
+                # CommitPack builds ext -> language by iterating the table: a later language wins.
+                self.extensions[ext] = language
+        self.filenames = dict(filenames or {})
+        # Longest first is not needed for endswith() on a tuple; sorted for a stable repr/pickle.
+        self.suffixes = tuple(sorted(set(self.extensions) | set(self.filenames)))
+
+    def language_of(self, path: Optional[str]) -> str:
+        """``add_lang`` of misc_scripts.py, after the file-name additions."""
+        if not path:
+            return UNKNOWN
+        base = path.split("/")[-1]
+        if base in self.filenames:
+            return self.filenames[base]
+        ext = base.split(".")[-1]
+        if "." in path:
+            ext = "." + ext
+        return self.extensions.get(ext, UNKNOWN)
+
+    def is_eligible(self, path: Optional[str]) -> bool:
+        """``scrape_github.py``'s extension filter: the path ends (case-sensitively) with one of
+        the table's extensions, or its basename is one of the file-name additions."""
+        if not path:
+            return False
+        return path.endswith(self.suffixes) or path.split("/")[-1] in self.filenames
+
+    def languages(self) -> set[str]:
+        return set(self.extensions.values()) | set(self.filenames.values())
+
+    def __repr__(self) -> str:
+        return f"LanguageTable({self.name!r}, {len(self.languages())} languages)"
+
+
+def _load_json_table(text: str, where: str) -> dict[str, list[str]]:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(e, str) for e in v) for k, v in data.items()):
+        raise ValueError(f"{where}: a language table is a JSON object of language -> list of extensions")
+    return data
+
+
+def commitpack_table() -> LanguageTable:
+    """CommitPack's table (358 languages, 853 extensions) with the file-name additions."""
+    text = importlib.resources.files("codecorpus.core").joinpath("data/commitpack_languages.json").read_text("utf-8")
+    return LanguageTable(_load_json_table(text, "commitpack_languages.json"), COMMITPACK_FILENAMES, "commitpack")
+
+
+class _CodecorpusTable(LanguageTable):
+    """Our own table, with its lower-cased lookup and file-name rules."""
+
+    def __init__(self):
+        super().__init__({}, None, "codecorpus")
+        self.extensions = dict(_EXTENSIONS)
+        self.filenames = dict(_FILENAMES)
+
+    def language_of(self, path: Optional[str]) -> str:
+        return _codecorpus_language_of(path)
+
+    def is_eligible(self, path: Optional[str]) -> bool:
+        return self.language_of(path) != UNKNOWN
+
+
+TABLE_NAMES = ("commitpack", "codecorpus")
+
+
+def language_table(spec) -> LanguageTable:
+    """A table from the config: ``commitpack``, ``codecorpus``, a path to a JSON file, or a
+    mapping language -> extensions given inline."""
+    if isinstance(spec, LanguageTable):
+        return spec
+    if isinstance(spec, Mapping):
+        return LanguageTable(_load_json_table(json.dumps(spec), "inline table"), COMMITPACK_FILENAMES, "inline")
+    if spec == "commitpack":
+        return commitpack_table()
+    if spec == "codecorpus":
+        return _CodecorpusTable()
+    if isinstance(spec, str) and spec.endswith(".json"):
+        import fsspec
+
+        with fsspec.open(spec, "r", encoding="utf-8") as f:
+            return LanguageTable(_load_json_table(f.read(), spec), COMMITPACK_FILENAMES, spec)
+    raise ValueError(f"language table must be one of {', '.join(TABLE_NAMES)} or a .json path, not {spec!r}")
+
+
+def language_of(path: Optional[str], table: Optional[LanguageTable] = None) -> str:
+    """The language of ``path`` in ``table`` (default: our own table, the files job's), or
+    ``"unknown"``."""
+    if table is None:
+        return _codecorpus_language_of(path)
+    return table.language_of(path)
 

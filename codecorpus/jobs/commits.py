@@ -159,7 +159,7 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
 
     commits, licenses, contents = read("commits"), read("licenses", False), read("contents", False)
     contents = fetch.with_cache(stages.pipeline, contents, config)
-    candidates = stages.step(commits, "CommitFilters", lambda c: _commit_filter_events(c, commit_chain),
+    candidates = stages.step(commits, "CommitFilters", lambda c: cp.commit_filter_events(c, commit_chain),
                              "commit_filters", "commits", key_of=lambda c: c.get("commit"))
     joined = candidates | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
     commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(
@@ -184,16 +184,6 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     for name, rows in (("commitpack", commitpack), ("commitpackft", commitpackft), ("instructions", instructions)):
         stages.write(name, rows)
     stages.finish()
-
-
-def _commit_filter_events(commit: dict, chain):
-    from codecorpus.core.filters import counter_name
-    from codecorpus.core.routing import Drop
-
-    dropped = chain.first_drop(commit)
-    if dropped:
-        return [Drop(counter_name(*dropped))]
-    return [commit]
 
 
 # --- accounting identities, checked from the written tables and the counters ------------------

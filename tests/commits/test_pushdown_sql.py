@@ -26,7 +26,7 @@ from codecorpus.io import bigquery as bqio
 from codecorpus.io.records import normalise
 from codecorpus.commits.commitpack import licence_requests, pick_licence
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "github_repos_sample"
+from conftest import SHARED_SAMPLE as SAMPLE  # noqa: E402
 
 # DuckDB column types matching the BigQuery schema (autodetection cannot type all-null fields).
 SIGNATURE = "STRUCT(name VARCHAR, email VARCHAR, time_sec BIGINT, tz_offset BIGINT, date VARCHAR)"
@@ -89,10 +89,10 @@ def attach_licences(commit: dict, licence_rows: list[dict]) -> dict:
 
 
 def python_selection(raw_commits: list[dict], licence_rows: list[dict], config: dict) -> set[str]:
-    """Shas of the commits the in-pipeline filters (single_file, message, licence) keep."""
+    """Shas of the commits the in-pipeline filters (single_file, message, optout, licence) keep."""
     section = config["commits"]["filters"]
     chain = build_chain({**COMMIT_FILTERS, **JOINED_FILTERS},
-                        {name: section[name] for name in ("single_file", "message", "licence")})
+                        {name: section[name] for name in ("single_file", "message", "optout", "licence")})
     kept = set()
     for raw in raw_commits:
         commit = attach_licences(normalise("commits", raw), licence_rows)
@@ -135,7 +135,13 @@ SAMPLE_CONFIGS = {
     "empty_allow_list": {"licence": {"allow": []}},
     "custom_message": {"message": {"min_chars": 20, "max_chars": 200, "excluded_prefixes": ["merge", "bump"],
                                    "excluded": ["update readme.md", "can't you see i'm updating the time?"]}},
-    "no_exclusions": {"message": {"excluded_prefixes": [], "excluded": []}},
+    "no_exclusions": {"message": {"excluded_prefixes": [], "excluded": [], "excluded_exact": [],
+                                  "update_file": False}},
+    "strict_single_file": {"single_file": {"mode": "strict"}},
+    "stripped_messages": {"message": {"compare": "stripped"}},
+    "licence_multiple_first": {"licence": {"multiple": "first"}},
+    "optout_disabled": {"optout": {"enabled": False}},
+    "optout_custom": {"optout": {"owners": ["PSF", "expressjs"]}},
 }
 
 
@@ -235,24 +241,29 @@ def _commit(sha, message="Fix the parser for nested lists", difference=None, rep
 _ADDED = {**_modify(), "old_mode": None, "old_path": None, "old_sha1": None}
 _DELETED = {**_modify(), "new_mode": None, "new_path": None, "new_sha1": None}
 _RENAMED = {**_modify(), "new_path": "src/renamed.py"}
+_ADDED_OTHER = {**_modify("docs/new.md"), "old_mode": None, "old_path": None, "old_sha1": None}
+_SUBMODULE = {**_modify("vendor/lib"), "old_mode": 0o160000, "new_mode": 0o160000}
+_SYMLINK = {**_modify("link.py"), "old_mode": 0o120000, "new_mode": 0o120000}
+_FILE_TO_SYMLINK = {**_modify("link.py"), "new_mode": 0o120000}
 
-# (case, commit row, whether the Python filters keep it with the default config)
+# (case, commit row, whether the Python filters keep it with the default config). Message rules
+# compare the raw message (REFERENCE.md §2: sql_1 has LENGTH(message) and LOWER(message) NOT LIKE).
 EDGE_CASES = [
     ("plain_fix", _commit("c01"), True),
     ("null_message", _commit("c02", message=None), False),
     ("empty_message", _commit("c03", message=""), False),
     ("min_chars_plus_one_with_newlines", _commit("c04", message="\n\nabcdef\r\n"), True),
-    ("exactly_min_chars_with_whitespace", _commit("c05", message="\t abcde \n"), False),
+    # 9 characters as stored: LENGTH > 5 in the original SQL, whatever the whitespace.
+    ("short_text_padded_with_whitespace", _commit("c05", message="\t abcde \n"), True),
     ("max_chars_minus_one", _commit("c06", message="x" * 9999), True),
     ("exactly_max_chars", _commit("c07", message="x" * 10000), False),
     ("merge_branch", _commit("c08", message="Merge branch x"), False),
     ("merge_upper_case", _commit("c09", message="MERGE pull request #1 from a/b"), False),
     ("merge_not_at_start", _commit("c10", message="Emerge: merge two parsers"), True),
-    ("initial_commit_newline", _commit("c11", message="Initial commit\n"), False),
+    # BigQuery messages end with a newline: "initial commit\n" is not LIKE 'initial commit'.
+    ("initial_commit_newline", _commit("c11", message="Initial commit\n"), True),
     ("quote_in_excluded_message", _commit("c12", message="Can't you see I'm updating the time?"), False),
-    ("excluded_after_tabs_and_cr", _commit("c13", message="\t\rUpdate README.md\r\n"), False),
-    # str.strip(MESSAGE_STRIP_CHARS) keeps a no-break space, so this is not "update" (plain
-    # BigQuery TRIM would strip it and drop the commit).
+    ("excluded_after_tabs_and_cr", _commit("c13", message="\t\rUpdate README.md\r\n"), True),
     ("nbsp_padded_update", _commit("c14", message="\u00a0update\u00a0"), True),
     ("rename", _commit("c15", difference=[_RENAMED]), False),
     ("addition", _commit("c16", difference=[_ADDED]), False),
@@ -275,6 +286,34 @@ EDGE_CASES = [
     # U+0130 lower-cases to "i" + U+0307 in Python and in ICU (BigQuery), so this is not
     # "initial commit" and is kept; DuckDB's LOWER maps it to a plain "i" (see the xfail below).
     ("dotted_capital_i", _commit("c32", message="\u0130nitial commit"), True),
+    # sql_4/sql_5: one in-place modification, whatever else the commit adds, deletes or renames.
+    ("modify_and_add", _commit("c33", difference=[_modify(), _ADDED_OTHER]), True),
+    ("modify_and_delete_and_rename", _commit("c34", difference=[_DELETED, _modify("b.py"), _RENAMED]), True),
+    ("only_additions", _commit("c35", difference=[_ADDED, _ADDED_OTHER]), False),
+    ("submodule_update", _commit("c36", difference=[_SUBMODULE]), False),
+    ("symlink_retargeted", _commit("c37", difference=[_SYMLINK]), False),
+    ("file_becomes_symlink", _commit("c38", difference=[_FILE_TO_SYMLINK]), False),
+    ("symlink_beside_a_modification", _commit("c39", difference=[_modify(), {**_SYMLINK, "old_path": None,
+                                                                               "old_mode": None}]), True),
+    # scrape_github.py: message == "Update " + old_file, and its four exact messages.
+    ("update_the_file", _commit("c40", message="Update src/app.py"), False),
+    ("update_the_file_with_newline", _commit("c41", message="Update src/app.py\n"), True),
+    ("update_another_file", _commit("c42", message="Update src/other.py"), True),
+    ("please", _commit("c43", message="please"), False),  # length 6 passes sql_1, scrape_github.py drops it
+    ("lalala", _commit("c44", message="lalala"), False),
+    ("please_upper_case", _commit("c54", message="Please"), True),  # the scraper compared exactly
+    ("please_newline", _commit("c45", message="please\n"), False),
+    # `_` in 'update _config.yaml' is a LIKE wildcard: any one character.
+    ("like_underscore_wildcard", _commit("c46", message="Update Xconfig.yaml"), False),
+    ("like_underscore_needs_a_character", _commit("c47", message="update config.yaml"), True),
+    # licenses_optout_langs.py: a single repository of an opted-out owner (case-insensitive here).
+    ("opted_out_owner", _commit("c48", repos=["tomas/mit-tool"]), False),
+    ("opted_out_owner_other_case", _commit("c49", repos=["Tomas/mit-tool"]), False),
+    ("opted_out_owner_with_a_fork", _commit("c50", repos=["tomas/mit-tool", "org/mit-repo"]), True),
+    ("owner_prefix_only", _commit("c51", repos=["tomasz/mit-tool"]), True),
+    # sql_2 + sql_5: two different allowed licences give two rows, and the commit is dropped.
+    ("two_allowed_licences", _commit("c52", repos=["org/mit-repo", "org/apache-repo"]), False),
+    ("two_repos_same_licence", _commit("c53", repos=["org/mit-repo", "org/upper-mit"]), True),
 ]
 # Known disagreement of the DuckDB stand-in, not of BigQuery: strict, so we hear if it changes.
 DUCKDB_DIFFERS = {
@@ -289,11 +328,15 @@ EDGE_LICENCES = [
     {"repo_name": "org/upper-mit", "license": "MIT"},
     {"repo_name": "org/gpl-and-mit", "license": "mit"},
     {"repo_name": "org/gpl-and-mit", "license": "gpl-2.0"},
+    {"repo_name": "org/apache-repo", "license": "apache-2.0"},
+    {"repo_name": "tomas/mit-tool", "license": "mit"},
+    {"repo_name": "Tomas/mit-tool", "license": "mit"},
+    {"repo_name": "tomasz/mit-tool", "license": "mit"},
 ]
 
 
 @pytest.fixture(scope="module")
-def edge_selection(tmp_path_factory):
+def edge_db(tmp_path_factory):
     duckdb = pytest.importorskip("duckdb")
     folder = tmp_path_factory.mktemp("edge_dump")
     rows = [row for _case, row, _keep in EDGE_CASES]
@@ -303,11 +346,19 @@ def edge_selection(tmp_path_factory):
             f.writelines(json.dumps(r) + "\n" for r in records)
     con = duckdb.connect()
     dataset = load_tables(con, "edge", folder)
-    config = default_config()
-    sql_kept = {r["commit"] for r in run_bigquery_sql(con, bq.commits_query(dataset, config))}
-    python_kept = python_selection(rows, EDGE_LICENCES, config)
+    yield con, dataset, rows
     con.close()
-    return sql_kept, python_kept
+
+
+def _edge_selections(edge_db, config):
+    con, dataset, rows = edge_db
+    sql_kept = {r["commit"] for r in run_bigquery_sql(con, bq.commits_query(dataset, config))}
+    return sql_kept, python_selection(rows, EDGE_LICENCES, config)
+
+
+@pytest.fixture(scope="module")
+def edge_selection(edge_db):
+    return _edge_selections(edge_db, default_config())
 
 
 @pytest.mark.parametrize("case,row,keep", EDGE_CASES, ids=[c for c, _, _ in EDGE_CASES])
@@ -322,6 +373,28 @@ def test_edge_case_python_filters_decide_as_intended(edge_selection, case, row, 
 def test_edge_case_sql_agrees_with_python(edge_selection, case, row, keep):
     sql_kept, python_kept = edge_selection
     assert (row["commit"] in sql_kept) == (row["commit"] in python_kept)
+
+
+EDGE_CONFIGS = ["strict_single_file", "stripped_messages", "licence_multiple_first", "optout_disabled",
+                "no_exclusions", "single_file_disabled", "message_disabled", "licence_disabled"]
+
+
+@pytest.mark.parametrize("name", EDGE_CONFIGS)
+def test_edge_cases_sql_agrees_with_python_under_other_settings(edge_db, name):
+    sql_kept, python_kept = _edge_selections(edge_db, config_with(**SAMPLE_CONFIGS[name]))
+    # U+0130 is DuckDB's known difference (see DUCKDB_DIFFERS); everything else must agree.
+    assert sql_kept ^ python_kept <= {"c32"}, sorted(sql_kept ^ python_kept)
+    assert python_kept and python_kept != {r["commit"] for _c, r, _k in EDGE_CASES}
+
+
+def test_edge_cases_decide_as_the_option_says(edge_db):
+    by_case = {case: row["commit"] for case, row, _keep in EDGE_CASES}
+    _sql, strict = _edge_selections(edge_db, config_with(**SAMPLE_CONFIGS["strict_single_file"]))
+    _sql, stripped = _edge_selections(edge_db, config_with(**SAMPLE_CONFIGS["stripped_messages"]))
+    _sql, first = _edge_selections(edge_db, config_with(**SAMPLE_CONFIGS["licence_multiple_first"]))
+    assert by_case["modify_and_add"] not in strict and by_case["plain_fix"] in strict
+    assert by_case["initial_commit_newline"] not in stripped and by_case["short_text_padded_with_whitespace"] not in stripped
+    assert by_case["two_allowed_licences"] in first
 
 
 # --- SQL text: literals, identifiers, config errors -------------------------------------------
@@ -348,10 +421,13 @@ def test_hostile_config_strings_stay_literals():
 
 def test_disabled_filters_are_not_pushed_down():
     off = {"enabled": False}
-    sql = bq.commits_query("p.d", config_with(single_file=off, message=off, licence=off))
-    assert "licensed_commits" not in sql and "ARRAY_LENGTH" not in sql and "STARTS_WITH" not in sql
+    sql = bq.commits_query("p.d", config_with(single_file=off, message=off, licence=off, optout=off))
+    assert "licensed_commits" not in sql and "_in_place_count = 1" not in sql and "STARTS_WITH" not in sql
+    assert "SAFE_OFFSET" not in sql
     sql = bq.commits_query("p.d", config_with(message=off))
-    assert "STARTS_WITH" not in sql and "ARRAY_LENGTH" in sql and "licensed_commits" in sql
+    assert "STARTS_WITH" not in sql and "_in_place_count = 1" in sql and "licensed_commits" in sql
+    assert "ARRAY_LENGTH" not in sql  # mode: commitpack counts in-place modifications only
+    assert "ARRAY_LENGTH(c.difference) = 1" in bq.commits_query("p.d", config_with(single_file={"mode": "strict"}))
     for query in (bq.commits_query, bq.contents_query):
         for cfg in (config_with(single_file=off), config_with(single_file=off, message=off, licence=off)):
             sqlglot.parse_one(query("p.d", cfg), read="bigquery")

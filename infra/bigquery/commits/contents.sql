@@ -16,46 +16,88 @@ licensed_commits AS (
   -- uncorrelated semi-join on the sha (BigQuery cannot always de-correlate a subquery that
   -- joins another table), reading only the sha and repo_name columns of commits. The pipeline
   -- also judges a commit by its sha: duplicate rows are merged with all their repositories.
-  SELECT DISTINCT lc.`commit`
+  SELECT lc.`commit`
   FROM `bigquery-public-data.github_repos.commits` AS lc
   CROSS JOIN UNNEST(lc.repo_name) AS repo
   JOIN repo_licences AS rl ON rl.repo_name = repo
   WHERE LOWER(rl.license) IN ('agpl-3.0', 'apache-2.0', 'artistic-2.0', 'bsd-2-clause', 'bsd-3-clause', 'cc0-1.0', 'epl-1.0', 'isc', 'lgpl-2.1', 'mit', 'mpl-2.0', 'unlicense')
+  GROUP BY lc.`commit`
+  HAVING COUNT(DISTINCT LOWER(rl.license)) = 1
 ),
 normalised_commits AS (
-  -- normalised_message() of codecorpus.commits.filters: NULL counts as '', and exactly
-  -- MESSAGE_STRIP_CHARS are trimmed (plain TRIM would strip all Unicode white space).
+  -- MessageFilter.message_of() of codecorpus.commits.filters: NULL counts as '', and with
+  -- compare: stripped exactly MESSAGE_STRIP_CHARS are trimmed (plain TRIM would strip all Unicode
+  -- white space); _in_place_count counts the in-place modifications (is_in_place()).
   SELECT
     c.*,
-    TRIM(COALESCE(c.message, ''), ' \t\n\r') AS _normalised_message,
-    LOWER(TRIM(COALESCE(c.message, ''), ' \t\n\r')) AS _lowered_message
+    COALESCE(c.message, '') AS _message,
+    LOWER(COALESCE(c.message, '')) AS _lowered_message,
+    (SELECT COUNT(*) FROM UNNEST(c.difference) AS d WHERE d.old_path IS NOT NULL AND d.new_path IS NOT NULL AND d.old_path = d.new_path) AS _in_place_count
   FROM `bigquery-public-data.github_repos.commits` AS c
 ),
 selected_commits AS (
-  SELECT * EXCEPT (_normalised_message, _lowered_message)
+  SELECT * EXCEPT (_message, _lowered_message, _in_place_count)
   FROM normalised_commits AS c
   WHERE
-    -- single_file: exactly one changed file, modified in place (no add, delete or
-    -- rename), with both blob ids, and the file list not truncated.
-    ARRAY_LENGTH(c.difference) = 1
-    AND NOT COALESCE(c.difference_truncated, FALSE)
+    -- single_file: (mode commitpack) exactly one entry modifies a file in place (other entries may add, delete or rename files),
+    -- with both blob ids, no submodule or symlink, and the file list not truncated.
+    NOT COALESCE(c.difference_truncated, FALSE)
+    AND c._in_place_count = 1
     AND EXISTS (
       SELECT 1
       FROM UNNEST(c.difference) AS d
-      WHERE d.old_path IS NOT NULL
-        AND d.new_path IS NOT NULL
-        AND d.old_path = d.new_path
+      WHERE d.old_path IS NOT NULL AND d.new_path IS NOT NULL AND d.old_path = d.new_path
         -- the Python filter treats an empty sha like a missing one
         AND COALESCE(d.old_sha1, '') != ''
         AND COALESCE(d.new_sha1, '') != ''
+        -- neither side a submodule (160000) or a symlink (120000)
+        AND COALESCE(d.old_mode, 0) NOT IN (57344, 40960)
+        AND COALESCE(d.new_mode, 0) NOT IN (57344, 40960)
     )
-    -- message: the trimmed message (see normalised_commits) is longer than min_chars and
-    -- shorter than max_chars; lower-cased, it is no excluded message and has no excluded prefix.
-    AND LENGTH(c._normalised_message) > 5
-    AND LENGTH(c._normalised_message) < 10000
-    AND c._lowered_message NOT IN ('add files via upload', 'can\'t you see i\'m updating the time?', 'commit', 'create readme.md', 'dummy', 'first commit', 'heartbeat update', 'initial commit', 'mirroring from micro.blog.', 'no message', 'pi push', 'readme', 'test', 'update', 'update _config.yaml', 'update data.js', 'update data.json', 'update index.html', 'update log', 'update readme', 'update readme.md', 'updated readme', 'updates', 'wip')
+    -- message: (compare original; see normalised_commits) longer than min_chars and shorter than
+    -- max_chars; lower-cased, it matches no excluded LIKE pattern and has no excluded prefix;
+    -- it is no excluded exact message and not 'Update ' + the modified file's path.
+    AND LENGTH(c._message) > 5
+    AND LENGTH(c._message) < 10000
+    AND c._lowered_message NOT LIKE 'add files via upload'
+    AND c._lowered_message NOT LIKE 'can\'t you see i\'m updating the time?'
+    AND c._lowered_message NOT LIKE 'commit'
+    AND c._lowered_message NOT LIKE 'create readme.md'
+    AND c._lowered_message NOT LIKE 'dummy'
+    AND c._lowered_message NOT LIKE 'first commit'
+    AND c._lowered_message NOT LIKE 'heartbeat update'
+    AND c._lowered_message NOT LIKE 'initial commit'
+    AND c._lowered_message NOT LIKE 'mirroring from micro.blog.'
+    AND c._lowered_message NOT LIKE 'no message'
+    AND c._lowered_message NOT LIKE 'pi push'
+    AND c._lowered_message NOT LIKE 'readme'
+    AND c._lowered_message NOT LIKE 'test'
+    AND c._lowered_message NOT LIKE 'update'
+    AND c._lowered_message NOT LIKE 'update _config.yaml'
+    AND c._lowered_message NOT LIKE 'update data.js'
+    AND c._lowered_message NOT LIKE 'update data.json'
+    AND c._lowered_message NOT LIKE 'update index.html'
+    AND c._lowered_message NOT LIKE 'update log'
+    AND c._lowered_message NOT LIKE 'update readme'
+    AND c._lowered_message NOT LIKE 'update readme.md'
+    AND c._lowered_message NOT LIKE 'updated readme'
+    AND c._lowered_message NOT LIKE 'updates'
+    AND c._lowered_message NOT LIKE 'wip'
+    AND c._message NOT IN ('initial commit', 'lalala', 'please', 'please\n')
     AND NOT STARTS_WITH(c._lowered_message, 'merge')
-    -- licence: some repository of the commit has an allowed licence (see licensed_commits).
+    AND NOT (c._in_place_count = 1 AND EXISTS (
+      SELECT 1
+      FROM UNNEST(c.difference) AS d
+      WHERE d.old_path IS NOT NULL AND d.new_path IS NOT NULL AND d.old_path = d.new_path
+        AND c._message = CONCAT('Update ', d.old_path)
+    ))
+    -- optout: not a single-repository commit of an owner who opted out (case-insensitive).
+    AND NOT ((SELECT COUNT(DISTINCT r) FROM UNNEST(c.repo_name) AS r) = 1 AND EXISTS (
+      SELECT 1
+      FROM UNNEST(c.repo_name) AS r
+      WHERE LOWER(SPLIT(r, '/')[SAFE_OFFSET(0)]) IN ('abolouri', 'akashm398', 'alexkoster', 'benui-dev', 'bermannoah', 'cynddl', 'demangejeremy', 'digantamisra98', 'drtimothyaldendavis', 'fredster33', 'fuhrmanator', 'ghchinoy', 'henilp105', 'ivansche', 'jimscard', 'jisakiel', 'jmfadeley', 'jollypolly123', 'jtth', 'jucor', 'kellycochran', 'marcsances', 'marjoleinf', 'matthewheath', 'mesayan', 'plaaosert', 'pppi', 'pranftw', 'przemb', 'rclark', 'retro-ai', 'rjrauch', 'rtzoeller', 'satyrnidae', 'sdatkinson', 'sitmo', 'spate141', 'stephen-three', 'swinxy', 'tobymcclean', 'tomas', 'woylie', 'zakkolar', 'zitterbewegung')
+    ))
+    -- licence: some repository of the commit has an allowed licence and, with multiple: drop, only one (see licensed_commits).
     AND c.`commit` IN (SELECT `commit` FROM licensed_commits)
 ),
 wanted_blobs AS (
