@@ -448,7 +448,7 @@ def test_disable_filter_and_config_errors(tmp_path):
     config = load_config(None, ["message"])
     assert config["commits"]["filters"]["message"]["enabled"] is False
     commit_filters = {n: p for n, p in config["commits"]["filters"].items() if n in COMMIT_FILTERS}
-    assert build_chain(COMMIT_FILTERS, commit_filters).names == ["single_file", "lang", "optout", "control_chars"]
+    assert [f.name for f in build_chain(COMMIT_FILTERS, commit_filters).filters] == ["single_file", "lang", "optout", "control_chars"]
     assert load_config(None, ["ft_bump"])["commits"]["ft_filters"]["ft_bump"]["enabled"] is False
     with pytest.raises(ConfigError, match="unknown filter 'nope'"):
         load_config(None, ["nope"])
