@@ -104,30 +104,36 @@ class WriteTable(beam.PTransform):
                 self.cfg["row_group_bytes"], self.cfg["compression"])))
 
 
-def finalise_table(output: str, table: str, schema: pa.Schema, compression: str = "zstd") -> list[dict]:
-    """Rename a table's written shards to ``part-i-of-N`` names; returns the file list with
-    row counts and sizes. Runs once, in the launcher, after the pipeline has finished."""
+def finalise_table(output: str, table: str, schema: pa.Schema, compression: str = "zstd",
+                   splits: list[str] | None = None) -> list[dict]:
+    """Rename a table's written shards to their final names; returns the file list with row
+    counts and sizes. Runs once, in the launcher, after the pipeline has finished.
+
+    Without ``splits`` the shards ``shard-*`` become ``part-i-of-N``; with them, each split's
+    ``<split>-shard-*`` become ``<split>-i-of-N`` (and each file entry names its split). A table
+    or split with no rows gets one empty file that carries the schema."""
     fs, _ = fsspec.core.url_to_fs(output)
-    tmp = join_path(output, TMP_DIR, table)
-    final_dir = join_path(output, table)
-    shards = sorted(p for p in (fs.glob(join_path(tmp, "shard-*.parquet")) if fs.exists(tmp) else []))
+    tmp, final_dir = join_path(output, TMP_DIR, table), join_path(output, table)
     if fs.exists(final_dir):
         fs.rm(final_dir, recursive=True)
     fs.makedirs(final_dir, exist_ok=True)
     files = []
-    if not shards:
-        path = join_path(final_dir, "part-00000-of-00001.parquet")
-        write_parquet([], schema, path, 1, compression)
-        shards_final = [path]
-    else:
-        shards_final = []
-        for i, shard in enumerate(shards):
-            path = join_path(final_dir, f"part-{i:05d}-of-{len(shards):05d}.parquet")
-            fs.mv(shard, path)
-            shards_final.append(path)
-    for path in shards_final:
-        with fsspec.open(path, "rb") as f:
-            rows = pq.ParquetFile(f).metadata.num_rows
-        files.append({"path": posixpath.relpath(path, output.rstrip("/")) if "://" not in output
-                      else path[len(output.rstrip('/')) + 1:], "rows": rows, "bytes": fs.size(path)})
+    for split in (splits if splits is not None else [None]):
+        shard_glob, name = ("shard-*.parquet", "part") if split is None else (f"{split}-shard-*.parquet", split)
+        shards = sorted(fs.glob(join_path(tmp, shard_glob))) if fs.exists(tmp) else []
+        if not shards:
+            finals = [join_path(final_dir, f"{name}-00000-of-00001.parquet")]
+            write_parquet([], schema, finals[0], 1, compression)
+        else:
+            finals = []
+            for i, shard in enumerate(shards):
+                finals.append(join_path(final_dir, f"{name}-{i:05d}-of-{len(shards):05d}.parquet"))
+                fs.mv(shard, finals[-1])
+        for path in finals:
+            with fsspec.open(path, "rb") as f:
+                rows = pq.ParquetFile(f).metadata.num_rows
+            relative = posixpath.relpath(path, output.rstrip("/")) if "://" not in output \
+                else path[len(output.rstrip("/")) + 1:]
+            files.append({"path": relative, **({"split": split} if split is not None else {}), "rows": rows,
+                          "bytes": fs.size(path)})
     return files

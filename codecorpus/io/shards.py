@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import bisect
 import math
-import posixpath
 from typing import Callable, Optional
 
 import apache_beam as beam
-import fsspec
-import pyarrow.parquet as pq
 
-from codecorpus.io.parquet import TMP_DIR, join_path, write_parquet
+from codecorpus.io.parquet import TMP_DIR, finalise_table, join_path, write_parquet
 
 KEY = "_key"
 
@@ -223,30 +220,5 @@ class WriteSplitShard(beam.DoFn):
 
 
 def finalise_split_table(output: str, table: str, schema, splits: list[str], compression: str = "zstd") -> list[dict]:
-    """Rename a table's shards to ``<split>-i-of-N`` names (an empty split gets one empty file
-    that carries the schema); returns the files with split, rows and bytes."""
-    fs, _ = fsspec.core.url_to_fs(output)
-    tmp, final_dir = join_path(output, TMP_DIR, table), join_path(output, table)
-    if fs.exists(final_dir):
-        fs.rm(final_dir, recursive=True)
-    fs.makedirs(final_dir, exist_ok=True)
-    files = []
-    for split in splits:
-        shards = sorted(fs.glob(join_path(tmp, f"{split}-shard-*.parquet"))) if fs.exists(tmp) else []
-        if not shards:
-            path = join_path(final_dir, f"{split}-00000-of-00001.parquet")
-            write_parquet([], schema, path, 1, compression)
-            finals = [path]
-        else:
-            finals = []
-            for i, shard in enumerate(shards):
-                path = join_path(final_dir, f"{split}-{i:05d}-of-{len(shards):05d}.parquet")
-                fs.mv(shard, path)
-                finals.append(path)
-        for path in finals:
-            with fsspec.open(path, "rb") as f:
-                rows = pq.ParquetFile(f).metadata.num_rows
-            relative = posixpath.relpath(path, output.rstrip("/")) if "://" not in output \
-                else path[len(output.rstrip("/")) + 1:]
-            files.append({"path": relative, "split": split, "rows": rows, "bytes": fs.size(path)})
-    return files
+    """``<split>-i-of-N`` files of a table written per split (``io.parquet.finalise_table``)."""
+    return finalise_table(output, table, schema, compression, splits=splits)
