@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, NamedTuple, Optional
 
 from codecorpus.fim import render as fim
@@ -294,14 +294,3 @@ def rebuild_files(documents: list[dict]) -> dict[str, str]:
             content = "".join(text[s:e] for s, e in zip(piece["starts"], piece["ends"]))
             pieces.setdefault(piece["path"], []).append((piece["offset"], content))
     return {path: "".join(c for _, c in sorted(parts)) for path, parts in pieces.items()}
-
-
-@dataclass
-class RepoStats:
-    """What one repository's documents counted (the transform turns it into counters)."""
-
-    counters: dict = field(default_factory=dict)
-
-    def add(self, name: str, n: int = 1) -> None:
-        if n:
-            self.counters[name] = self.counters.get(name, 0) + n

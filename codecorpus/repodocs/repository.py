@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 
 from codecorpus.repodocs.documents import (RepoDocSettings, SourceFile, char_measure, document_rng,
                                            plan_documents, render_document)
-from codecorpus.repodocs.imports import FAMILY, ImportFinder
+from codecorpus.repodocs.imports import FAMILY, Import, ImportFinder
 from codecorpus.repodocs.order import DEPENDENCY, dependency_order, path_order
 from codecorpus.repodocs.resolve import RepoIndex
 
@@ -39,8 +39,11 @@ def file_entry(row: dict, finder: Optional[ImportFinder], settings: RepoDocSetti
         not settings.languages or lang in settings.languages)
     imports, reason = (), None
     if wanted:
-        found = finder.find(row["content"], lang)
-        imports, reason = found.imports, found.reason
+        try:
+            found = finder.find(row["content"], lang)
+            imports, reason = found.imports, found.reason
+        except Exception:  # noqa: BLE001 - a file whose imports cannot be read is placed by path, and counted
+            reason = "failed"
     return {"repo": row["repo"], "ref": row.get("ref"), "path": row["path"], "content": row["content"],
             "lang": lang, "sha": row.get("sha"), "license": row.get("license"),
             "imports": [tuple(i) for i in imports], "parse": (reason or "ok") if wanted else None}
@@ -48,8 +51,6 @@ def file_entry(row: dict, finder: Optional[ImportFinder], settings: RepoDocSetti
 
 def resolve_imports(repo: str, entries: list[dict]) -> tuple[list[tuple[str, str]], dict]:
     """(importer, imported) edges and the counters of resolved / unresolved imports."""
-    from codecorpus.repodocs.imports import Import
-
     index = RepoIndex(repo, [e["path"] for e in entries])
     index.learn_go_modules(imp[0] for e in entries if FAMILY.get(e["lang"]) == "go" for imp in e["imports"])
     edges, counts = [], {}
