@@ -201,6 +201,47 @@ FIM_EXAMPLES = pa.schema(
     ]
 )
 
+# One row per repository document (``codecorpus files``, on by default; --no-repo-documents):
+# a repository's files at one ref in StarCoder2's format, ``<repo_name>{repo}`` then
+# ``<file_sep>{path}\n{content}`` per file piece, then the end-of-text token, in dependency order
+# (``order``: "dependency" when imports placed any file, else "path"), cut at file boundaries (a
+# file longer than a document at line ends) into ``num_chunks`` documents of at most
+# ``repo_documents.max_tokens``. ``files`` lists the pieces in document order: the file's
+# ``path``, ``lang``, ``sha``, the piece's character ``offset`` and ``length`` in the file, and
+# where its content is in ``text`` (``starts``/``ends``, in file order: one range, or prefix,
+# middle, suffix of a FIM piece), so ``"".join(text[s:e] ...)`` over a file's pieces by offset is
+# its ``files`` row's content. ``fim_mode``: "psm" | "spm" | "none" (repository-level FIM applied
+# to ``fim_path``). ``num_tokens``: with a tokenizer, else null (``num_chars`` / 3.5 is the bound).
+REPO_DOCUMENT_PIECE = pa.struct(
+    [
+        ("path", pa.string()),
+        ("lang", pa.string()),
+        ("sha", pa.string()),
+        ("offset", pa.int64()),
+        ("length", pa.int64()),
+        ("starts", pa.list_(pa.int64())),
+        ("ends", pa.list_(pa.int64())),
+    ]
+)
+
+REPO_DOCUMENTS = pa.schema(
+    [
+        ("repo", pa.string()),
+        ("ref", pa.string()),
+        ("license", pa.string()),
+        ("chunk", pa.int64()),
+        ("num_chunks", pa.int64()),
+        ("order", pa.string()),
+        ("fim_mode", pa.string()),
+        ("fim_path", pa.string()),
+        ("files", pa.list_(REPO_DOCUMENT_PIECE)),
+        ("num_files", pa.int64()),
+        ("num_chars", pa.int64()),
+        ("num_tokens", pa.int64()),
+        ("text", pa.string()),
+    ]
+)
+
 # --- codecorpus sql: text-to-SQL triples validated by execution (REFERENCE §6) ------------------
 
 # One row per runnable database (one per schema file). ``ddl`` then ``inserts``, executed in order

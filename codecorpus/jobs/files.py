@@ -10,11 +10,14 @@ The recipe (The Stack's filters, StarCoder's FIM; REFERENCE §4, §5):
     -> redact PII in content                       (the `pii` section; --no-pii)  => files/
     -> FIM examples, one per file or chunk         PSM / SPM / none; random or structure spans
                                                                                    => fim/
+    -> repository documents                        files by imports, StarCoder2 format, max_tokens
+                                                   (--no-repo-documents)           => repo_documents/
     every failure, its raw record redacted                                         => dead_letter/
 
 Accounting: every file read is kept in ``files``, dropped by a named filter (``filter/...``,
 dedup's included), or dead-lettered; every ``files`` row is cut into chunks and every chunk is
-a ``fim`` row or a dead letter.
+a ``fim`` row or a dead letter; every ``files`` row is in its repository's documents, or its
+repository is dead-lettered.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from codecorpus.fim.structure import StructureSpans
 from codecorpus.core.languages import language_of
 from codecorpus.core.routing import Drop, dead_letter, dead_letter_order
 from codecorpus.jobs.runner import Table
+from codecorpus.repodocs.documents import RepoDocSettings
+from codecorpus.repodocs.transform import RepoDocuments, load_tokenizer
 
 ID_FIELD = "file_id"   # repo:ref:path, the id dedup keys records by
 
@@ -59,6 +64,10 @@ FIM, one example per file (or per chunk of `files.fim.chunk_chars`)       -> fim
   modes psm / spm / none (--fim-rate, --spm-rate), middles at random character positions or
   whole syntax nodes (--span random|structure|mix; tree-sitter, Python, JavaScript, Java, Go),
   rendered with a token set (--token-set starcoder|codellama|a custom set from the config)
+Repository documents (the `repo_documents` section; --no-repo-documents)  -> repo_documents/
+  each repository's files in StarCoder2's format (<repo_name>, <file_sep>path, end of text),
+  every file after the files it imports (Python, JavaScript/TypeScript, Java, Go), split into
+  documents of at most repo_documents.max_tokens (16384; characters / 3.5 without a tokenizer)
 
 Example:
   codecorpus files --input ../shared/data/github_repos_sample --output out/files --span mix
@@ -75,6 +84,12 @@ TABLES = {
     "clusters": Table(schemas.CLUSTERS, lambda r: (r["cluster_id"], r["id"]),
                       "every file in a duplicate cluster: `id` (repo:ref:path), `cluster_id` (the kept file's id), "
                       "`cluster_size`, `kept`, `match`, `jaccard`"),
+    "repo_documents": Table(schemas.REPO_DOCUMENTS, lambda r: (r["repo"], r["ref"] or "", r["chunk"]),
+                            "one row per repository document: the repository's `files` rows in StarCoder2's format "
+                            "(`<repo_name>{repo}` then `<file_sep>{path}\\n{content}` per file, then "
+                            "`<|endoftext|>`), every file after the files it imports (`order`: dependency, else "
+                            "path), split at file boundaries (a long file at line ends) into `num_chunks` documents "
+                            "of at most `repo_documents.max_tokens`; `files` says where each file piece is in `text`"),
     "dead_letter": Table(schemas.DEAD_LETTER, dead_letter_order,
                          "records that could not be processed: stage, error and raw input (PII-redacted)"),
 }
@@ -95,6 +110,8 @@ def add_arguments(parser) -> None:
                         "(default files.fim.spm_rate, 0.5)")
     parser.add_argument("--token-set", metavar="NAME", help="starcoder, codellama or a set from "
                         "files.fim.token_sets (default files.fim.token_set)")
+    parser.add_argument("--no-repo-documents", action="store_true", help="do not write repo_documents/ "
+                        "(repository-level documents; on by default, the repo_documents section)")
 
 
 def run(args, beam_args: list[str]) -> int:
@@ -103,17 +120,20 @@ def run(args, beam_args: list[str]) -> int:
         raise ValueError("codecorpus files reads a dump, git:PATH or a folder; export BigQuery's files, "
                          "contents and licenses tables to a dump first")
     job = common.BeamJob(
-        name="files", tables=TABLES, accounting=ACCOUNTING, filters="files",
+        name="files", tables=tables_of, accounting=accounting_of, filters="files",
         build=lambda stages, config: build(stages, spec, config),
         card_title="codecorpus file corpus",
-        card_description="Files of repositories, licence-filtered, PII-redacted and deduplicated, and "
-                         "fill-in-the-middle training examples made from them by `codecorpus files`.",
+        card_description="Files of repositories, licence-filtered, PII-redacted and deduplicated, "
+                         "fill-in-the-middle training examples made from them, and whole repositories as "
+                         "long-context documents (`repo_documents`, StarCoder2's format, files in import order) "
+                         "by `codecorpus files`.",
         card_licenses=lambda config: sorted(set(config["files"]["filters"]["licence"]["allow"])),
         describe_input=lambda args: spec.describe(),
         configure=configure,
         redactor=lambda config: pii.Redactor(config) if config["pii"]["enabled"] else None,
         manifest_extra=lambda args, config: {"pii": pii.Redactor(config).describe(),
-                                             "fim": describe_fim(config)})
+                                             "fim": describe_fim(config),
+                                             "repo_documents": RepoDocSettings.from_config(config).describe()})
     return common.run_beam_job(job, args, beam_args)
 
 
@@ -133,7 +153,22 @@ def configure(args, config: dict) -> dict:
     StructureSpans(**fim_cfg["structure"])
     if files_cfg["dedup"]:
         check_config(config["dedup"])
+    if getattr(args, "no_repo_documents", False):
+        config["repo_documents"]["enabled"] = False
+    repo_settings = RepoDocSettings.from_config(config)
+    if repo_settings.enabled and repo_settings.tokenizer:
+        load_tokenizer(repo_settings.tokenizer)
     return config
+
+
+def tables_of(config: dict) -> dict:
+    """With repo_documents.enabled false the job writes no such table and checks no identity of it."""
+    return TABLES if config["repo_documents"]["enabled"] else {k: v for k, v in TABLES.items() if k != "repo_documents"}
+
+
+def accounting_of(config: dict) -> dict:
+    return ACCOUNTING if config["repo_documents"]["enabled"] else {
+        k: v for k, v in ACCOUNTING.items() if k != "repo_documents"}
 
 
 def describe_fim(config: dict) -> dict:
@@ -215,6 +250,9 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
         max_raw_chars=max_raw))
     stages.write("files", rows)
     stages.write("fim", examples)
+    repo_settings = RepoDocSettings.from_config(config)
+    if repo_settings.enabled:
+        stages.write("repo_documents", stages.take(rows | "RepoDocuments" >> RepoDocuments(repo_settings, max_raw)))
     stages.finish()
 
 
@@ -232,5 +270,15 @@ def fim_identity(counters: dict, rows: dict) -> dict:
             "holds": rows["files"] == files_chunked + files_failed and chunks == rows["fim"] + chunks_failed}
 
 
+def repo_documents_identity(counters: dict, rows: dict) -> dict:
+    """Every ``files`` row is in its repository's documents, or its repository failed."""
+    placed = counters.get("repo_documents/files", 0)
+    failed = counters.get("repo_documents/files_failed", 0)
+    documents = counters.get("repo_documents/documents", 0)
+    return {"files": rows["files"], "files_in_documents": placed, "files_of_failed_repositories": failed,
+            "documents": documents, "repo_documents_rows": rows["repo_documents"],
+            "holds": rows["files"] == placed + failed and documents == rows["repo_documents"]}
+
+
 ACCOUNTING = {"files": common.records_identity("files", "files"), "fim": fim_identity,
-              "dead_letters": common.dead_letters_identity}
+              "repo_documents": repo_documents_identity, "dead_letters": common.dead_letters_identity}

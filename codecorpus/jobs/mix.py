@@ -59,6 +59,10 @@ provenance: {repo, commit, path, license, lang}. `where: {column: value or [valu
   commitpack    commits/commitpack(ft) chat: user "{subject}\\n{old_contents}", assistant "{new_contents}"
   fim           files/fim              text "{text}"
   files         files/files            text "{content}"
+  repo_documents files/repo_documents  text "{text}": whole repositories; mixing this kind groups every
+                                       source by repository, so a repository's documents and its files'
+                                       rows share a split (packing starts a new sequence rather than
+                                       break a document that fits in one)
   sql_triples   sql/sql_triples        chat: schema + question -> SQL; needs
                                        `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}`
   custom        anything               say `render` (text | messages | prompt_completion) and templates
@@ -165,7 +169,7 @@ def build(stages: common.Stages, plan, config: dict) -> None:
              for i, files in enumerate(plan.cluster_files)]
 
     split = stages.take(rows | "AssignSplits" >> mixing.AssignSplits(
-        links, plan.seed, plan.fractions, mix["group_by_repo"], mix["group_max_rounds"],
+        links, plan.seed, plan.fractions, plan.group_by_repo, mix["group_max_rounds"],
         near=plan.leakage_config if mix["group_near_duplicates"] else None, template=plan.chat_template))
     sampled = stages.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw,
                                                                 counts_tokens=plan.tokens_before_sampling))

@@ -56,6 +56,11 @@ KINDS = {
     "fim": {"render": "text", "id": "{repo}:{ref}:{path}:{chunk}", "text": "{text}", **_FILE_KEYS},
     # codecorpus files -> files/: plain file contents
     "files": {"render": "text", "id": "{repo}:{ref}:{path}", "text": "{content}", **_FILE_KEYS},
+    # codecorpus files -> repo_documents/: a repository (or a chunk of one) as one document. Its
+    # files' rows in other sources share its repository, and the plan groups by repository
+    # whenever this kind is mixed, so a repository's documents and rows stay in one split.
+    "repo_documents": {"render": "text", "id": "{repo}:{ref}:{chunk}", "text": "{text}", "member": None,
+                       "file": None, "provenance": {"repo": "{repo}", "license": "{license}"}},
     # codecorpus sql -> sql_triples/ joined with sql_databases/ (``join``) for the schema
     "sql_triples": {"render": "messages", "id": None, "user": "{ddl}\n\n-- {question}", "assistant": "{sql}",
                     "member": "{db_id}", "file": "{repo_name}:{path}",
@@ -751,9 +756,11 @@ class PackShard(beam.DoFn):
     """(shard, n, rows) -> fixed-length sequences of the shard's ``text`` rows in shuffled order
     (each with a shuffle ``_key`` for its own balanced shards), and ``packing/<split>/...`` stats."""
 
-    def __init__(self, split: str, seed: int, seq_len: int, eos_id, pad_id: int, remainder: str):
+    def __init__(self, split: str, seed: int, seq_len: int, eos_id, pad_id: int, remainder: str,
+                 whole_sources: frozenset = frozenset()):
         self.split, self.seed, self.seq_len = split, seed, seq_len
         self.eos_id, self.pad_id, self.remainder = eos_id, pad_id, remainder
+        self.whole_sources = whole_sources   # sources whose documents start a new sequence rather than break
 
     def process(self, element):
         from codecorpus.mix.tokens import Packer, ids_from_bytes, ids_to_bytes
@@ -767,7 +774,8 @@ class PackShard(beam.DoFn):
                 continue
             ids = ids_from_bytes(row["_ids"])
             doc_tokens += len(ids)
-            sequences += packer.add(row["id"] if not row.get("copy") else f"{row['id']}#{row['copy']}", ids)
+            sequences += packer.add(row["id"] if not row.get("copy") else f"{row['id']}#{row['copy']}", ids,
+                                    whole=row["source"] in self.whole_sources)
         sequences += packer.finish()
         prefix = f"packing/{self.split}"
         for i, sequence in enumerate(sequences):
@@ -777,6 +785,7 @@ class PackShard(beam.DoFn):
             yield sequence
         stats = {"sequences": len(sequences), "documents": packer.documents, "document_tokens": doc_tokens,
                  "dropped_tokens": packer.dropped_tokens,
-                 "pad_tokens": sum(self.seq_len - s["num_tokens"] for s in sequences)}
+                 "pad_tokens": sum(self.seq_len - s["num_tokens"] for s in sequences),
+                 "kept_whole": packer.kept_whole}
         for name, value in stats.items():
             yield beam.pvalue.TaggedOutput(STATS, (f"{prefix}/{name}", value))

@@ -49,7 +49,8 @@ class Plan:
 
     def packer(self, split: str):
         p = self.packing
-        return mixing.PackShard(split, self.seed, p["seq_len"], p["eos_id"], p["pad_id"], p["remainder"])
+        whole = frozenset(s.name for s in self.sources if s.kind == "repo_documents")
+        return mixing.PackShard(split, self.seed, p["seq_len"], p["eos_id"], p["pad_id"], p["remainder"], whole)
 
     def describe(self) -> dict:
         return {"sources": {s.name: {"path": s.path, "kind": s.kind, "render": s.render, "files": self.files[s.name],
@@ -102,7 +103,8 @@ def plan_inputs(mix: dict, paths: dict) -> Plan:
                 splits=mixing.active_splits(fractions), fractions=fractions, seed=int(mix["seed"]),
                 chat_template=dict(mix["chat_template"]), leakage_config=dict(mix["leakage_check"]),
                 tokenizer=tokenizer, packing=packing, cluster_paths=cluster_paths,
-                group_by_repo=bool(mix["group_by_repo"]), tokens_before_sampling=bool(needs_tokens))
+                group_by_repo=bool(mix["group_by_repo"]) or any(s.kind == "repo_documents" for s in sources),
+                tokens_before_sampling=bool(needs_tokens))
 
 
 def _packing(cfg: dict, tokenizer: Optional[str]) -> dict:
@@ -231,7 +233,7 @@ def write_card(output: str, manifest: dict, plan: Plan) -> None:
     lines += ["license: other", "tags:", "- code", "- codecorpus", "---", "",
               "# codecorpus training mixture", "",
               f"Made by `codecorpus mix` from {len(plan.sources)} source(s), seed {plan.seed}. Splits are drawn per "
-              "group (dedup clusters, files" + (", repositories" if manifest["config"]["mix"]["group_by_repo"]
+              "group (dedup clusters, files" + (", repositories" if plan.group_by_repo
                                                 else "") + "), so no group is in two splits.", "",
               "## The mixture as it came out", ""]
     has_tokens = plan.tokenizer is not None

@@ -70,15 +70,22 @@ class Packer:
         self.seq_len, self.eos_id, self.pad_id, self.remainder = seq_len, eos_id, pad_id, remainder
         self.documents = 0
         self.dropped_tokens = 0
+        self.kept_whole = 0     # documents that started a new sequence so as not to be broken
         self._ids: list[int] = []
         self._docs: list[str] = []
         self._starts: list[int] = []
         self._continues = False
 
-    def add(self, doc_id: str, ids: list[int]) -> list[dict]:
+    def add(self, doc_id: str, ids: list[int], whole: bool = False) -> list[dict]:
+        """``whole``: a document that fits in one sequence but not in what is left of this one
+        closes it (padded) and starts the next, instead of being broken across two (repository
+        documents, whose order of files is the point)."""
         self.documents += 1
         tokens = list(ids) + ([self.eos_id] if self.eos_id is not None else [])
         done = []
+        if whole and self._ids and len(self._ids) + len(tokens) > self.seq_len >= len(tokens):
+            done.append(self._emit())
+            self.kept_whole += 1
         position = 0
         while position < len(tokens):
             room = self.seq_len - len(self._ids)

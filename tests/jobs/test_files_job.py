@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from codecorpus.repodocs.documents import rebuild_files
 from conftest import blob_sha, manifest_of, read_table, run_cli
 
 MIT = ("MIT License\n\nCopyright (c) 2024 Acme\n\nPermission is hereby granted, free of charge, to any person "
@@ -210,6 +211,11 @@ def test_fixture_dump_places_every_file(fixture_run):
     assert by_path["src/unicode.py"]["content"] == KEPT_TEXTS["src/unicode.py"]
     assert manifest["pii"]["enabled"] is True
     assert manifest["fim"]["token_set"]["prefix"] == "<fim_prefix>" and manifest["fim"]["span"] == "structure"
+    # repository documents: every kept file, rebuilt exactly, the one repository in dependency order
+    documents = read_table(out, "repo_documents")
+    assert rebuild_files(documents) == {r["path"]: r["content"] for r in files}
+    assert {d["repo"] for d in documents} == {"acme/tool"} and documents[0]["text"].startswith("<repo_name>acme/tool")
+    assert counters["repo_documents/files"] == len(files) and manifest["accounting"]["repo_documents"]["holds"]
 
 
 def test_fixture_fim_rows(fixture_run):
@@ -245,7 +251,7 @@ def test_fixture_fim_rows(fixture_run):
 def test_rerun_is_byte_identical(fixture_run):
     _, root, _, code_again = fixture_run
     assert code_again == 0
-    for table in ("files", "fim", "clusters", "dead_letter"):
+    for table in ("files", "fim", "clusters", "repo_documents", "dead_letter"):
         first = sorted((root / "out" / table).glob("*.parquet"))
         again = sorted((root / "again" / table).glob("*.parquet"))
         assert [p.name for p in first] == [p.name for p in again]
@@ -275,9 +281,11 @@ def test_local_git_repository(tmp_path):
     repo = make_git_repo(tmp_path / "gitdemo")
     out = tmp_path / "out"
     code = run_cli("files", "--input", f"git:{repo}", "--output", out, "--no-pii", "--no-dedup",
-                   "--token-set", "codellama", "--fim-rate", "1", "--spm-rate", "0", "--span", "mix", "--quiet")
+                   "--token-set", "codellama", "--fim-rate", "1", "--spm-rate", "0", "--span", "mix",
+                   "--no-repo-documents", "--quiet")
     assert code == 0
     manifest = manifest_of(out)
+    assert not (out / "repo_documents").exists() and "repo_documents" not in manifest["accounting"]
     check_accounting(manifest)
     files, fim_rows = read_table(out, "files"), read_table(out, "fim")
     assert {r["path"] for r in files} == {"LICENSE", "pkg/app.py", "pkg/crlf.py", "main.go", "web/util.js"}
