@@ -65,10 +65,11 @@ def is_local_path(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def check_output_location(output: str, runner_name) -> None:
+def check_output_location(output: str, runner_name, environment_type=None) -> None:
     """Workers of a remote runner (Dataflow, Flink, Spark, a portable worker pool) have disks of
-    their own: a local --output would leave the shards there and the launcher would see nothing."""
-    if runner_name in LOCAL_RUNNERS or not is_local_path(output):
+    their own: a local --output would leave the shards there and the launcher would see nothing.
+    LOOPBACK workers run inside the launcher, so they share its disk."""
+    if runner_name in LOCAL_RUNNERS or not is_local_path(output) or (environment_type or "").upper() == "LOOPBACK":
         return
     raise OutputExistsError(f"--output {output} is a local path, but --runner={runner_name} runs on workers that "
                             "cannot write to this machine's disk; give a path they share (gs://, s3://, hdfs:// …)")
@@ -353,7 +354,8 @@ def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -
     tables = job.tables(config) if callable(job.tables) else job.tables
     accounting = job.accounting(config) if callable(job.accounting) else job.accounting
     extra = job.manifest_extra(args, config)  # before the output folder is touched: may raise
-    check_output_location(args.output, PipelineOptions(beam_args).view_as(StandardOptions).runner)
+    options = PipelineOptions(beam_args).get_all_options()
+    check_output_location(args.output, options.get("runner"), options.get("environment_type"))
     pipeline, runner_label = make_pipeline(beam_args)
     # The graph is built before the output is touched: whatever building it can refuse (a missing
     # extra, an unreadable input listing) refuses while the previous output is still there.

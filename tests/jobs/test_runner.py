@@ -204,3 +204,26 @@ def test_job_summaries_in_the_top_level_help_match_the_jobs():
 
     for name, module in cli.JOBS.items():
         assert cli.SUMMARIES[name] == importlib.import_module(module).SUMMARY
+
+
+# --- Beam's portable runner (the path Flink, Spark and Dataflow use) ---------------------------
+
+
+def test_portable_runner_gives_the_same_bytes_as_in_memory(tmp_path, small_dump):
+    """Job API, pipeline protos and a LOOPBACK SDK worker: the same files as the FnApiRunner."""
+    assert run_cli("commits", "--input", small_dump, "--output", tmp_path / "mem", "--quiet") == 0
+    assert run_cli("commits", "--input", small_dump, "--output", tmp_path / "portable", "--quiet",
+                   "--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK") == 0
+    written = sorted(p.relative_to(tmp_path / "mem") for p in (tmp_path / "mem").rglob("*.parquet"))
+    assert written and written == sorted(p.relative_to(tmp_path / "portable")
+                                         for p in (tmp_path / "portable").rglob("*.parquet"))
+    for path in written:
+        assert (tmp_path / "mem" / path).read_bytes() == (tmp_path / "portable" / path).read_bytes(), path
+    assert manifest_of(tmp_path / "mem")["counters"] == manifest_of(tmp_path / "portable")["counters"]
+
+
+def test_portable_runner_with_external_workers_refuses_a_local_output(tmp_path, small_dump, capsys):
+    line = _one_line_error(capsys, run_cli("commits", "--input", small_dump, "--output", tmp_path / "o", "--quiet",
+                                           "--runner=PortableRunner", "--job_endpoint=localhost:1",
+                                           "--environment_type=EXTERNAL", "--environment_config=localhost:2"))
+    assert "local path" in line and not (tmp_path / "o").exists()
