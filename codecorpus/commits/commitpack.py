@@ -13,6 +13,8 @@ shuffled with their commit.
 
 from __future__ import annotations
 
+import functools
+
 import json
 import posixpath
 import zlib
@@ -51,14 +53,9 @@ def commit_filter_events(commit: dict, chain: FilterChain):
     return events
 
 
-_TABLE = None
-
-
+@functools.lru_cache(maxsize=1)
 def _default_table():
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = commitpack_table()
-    return _TABLE
+    return commitpack_table()  # loaded once per process, on first use
 
 # --- the join, as pure functions -------------------------------------------------------------
 
