@@ -412,7 +412,8 @@ def test_sample_mixture_of_commits_and_fim_end_to_end(tmp_path):
     assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
     rows = split_rows(out)
     train = Counter(r["source"] for r in rows["train"])
-    assert train["commits"] == pytest.approx(train["fim"], rel=0.25)  # equal weights: equal shares, by rows
+    # Equal weights: equal shares, by rows, up to the split of a few groups (the sample has 6 octocoder rows).
+    assert train["commits"] == pytest.approx(train["fim"], rel=0.25, abs=3)
     assert rows["validation"]
     # no dedup cluster and no file has rows in both splits
     cluster_of = {r["id"]: r["cluster_id"] for r in pq.read_table(files / "clusters").to_pylist()}
