@@ -268,9 +268,6 @@ def commitpack_row(commit: dict, licence_chain: FilterChain) -> dict:
 
 # --- what makes two commits duplicates ------------------------------------------------------
 
-CHANGE_FIELD = "_change"
-
-
 def change_text(old: str, new: str) -> str:
     """The lines a commit removed ("-") and added ("+"), in file order: what deduplication
     compares. Successive commits to one file share most of their contents but not their change,
@@ -292,12 +289,9 @@ def change_text(old: str, new: str) -> str:
     return "\n".join(out)
 
 
-def with_change(row: dict) -> dict:
-    return {**row, CHANGE_FIELD: change_text(row["old_contents"] or "", row["new_contents"] or "")}
-
-
-def without_change(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k != CHANGE_FIELD}
+def change_of(row: dict) -> str:
+    """A commitpack row's ``change_text``: the text ``Deduplicate`` compares for the commit job."""
+    return change_text(row["old_contents"] or "", row["new_contents"] or "")
 
 
 # --- CommitPackFT and instruction examples ---------------------------------------------------

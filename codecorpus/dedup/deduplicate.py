@@ -1,17 +1,19 @@
 """Decontamination, exact and near deduplication as Beam transforms (REFERENCE.md §4).
 
-``Deduplicate(text_field, id_field, config)`` reads as the recipe:
+``Deduplicate(text, id_field, config)`` reads as the recipe (``text``: a field name, or a
+function of the record, e.g. the lines a commit changes):
 
     records
-    -> KeyAndSign         id, content hash, keep-rule rank, MinHash signature; records sharing
-                          a long n-gram with an evaluation set are dropped  filter/decontaminate/<benchmark>
+    -> KeyAndSign         id, content hash, keep-rule rank, MinHash signature (``Features``);
+                          records sharing a long n-gram with an evaluation set are dropped
+                                                                            filter/decontaminate/<benchmark>
     -> ExactDedup         one CombinePerKey per content hash keeps the best  filter/exact_dedup/duplicate
-    -> NearDedup          LSH bands -> GroupByKey per band -> a star per bucket (every member linked to
-                          the bucket's smallest id: n - 1 edges, not n^2) -> edges verified on the
-                          signatures' Jaccard estimate -> ConnectedComponents -> CombinePerKey keeps
-                          the best of each component                        filter/near_dedup/near_duplicate
+    -> NearDedup          the near-duplicate engine (``dedup.near``: band keys -> buckets -> a star
+                          per bucket -> edges verified on the signatures' Jaccard estimate) ->
+                          ConnectedComponents (``core.graph``) -> CombinePerKey keeps the best of
+                          each component                                    filter/near_dedup/near_duplicate
     -> ResolveClusters    exact duplicates follow their representative into its cluster
-    -> JoinDecisions      records meet their decision by id (CoGroupByKey)  kept records + ``clusters`` rows
+    -> JoinDecisionsById  records meet their ``Decision`` by id (CoGroupByKey)  kept records + ``clusters`` rows
 
 Only ids, content hashes, ranks and signatures move through the dedup stages, and no stage
 holds a global index or a whole bucket: groups are read in two streaming passes (find the
@@ -25,16 +27,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
-from typing import Any, Callable, Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import apache_beam as beam
 import xxhash
 
 from codecorpus.core.filters import counter_name
+from codecorpus.core.graph import ConnectedComponents, counted, stats_of_count, stream_join, zero_counters
+from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Route, dead_letter
 from codecorpus.dedup import minhash as mh
 from codecorpus.dedup.decontaminate import EvalIndex
-from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Route, dead_letter, route_events
+from codecorpus.dedup.near import NearDuplicateEdges, NearSettings
 
 CLUSTERS = "clusters"
 EXACT, NEAR, DECONTAMINATE = "exact_dedup", "near_dedup", "decontaminate"
@@ -44,8 +48,42 @@ KEEP_RULES = ("smallest_id", "best")
 NEAR_COUNTERS = [f"dedup/near/{name}" for name in (
     "giant_buckets", "giant_bucket_members", "verified_edges", "rejected_edges", "clusters", "linked_below_threshold")]
 
-# A decision for one id: (cluster_id = the kept member's id, cluster_size (records), kept,
-# match ("kept" | "exact" | "near"), estimated Jaccard similarity to the kept member).
+
+# --- what flows between the stages ---------------------------------------------------------------
+
+
+class Features(NamedTuple):
+    """What the dedup stages know of a record: its normalised-content hash (None: exact dedup
+    off), keep-rule rank and MinHash signature bytes (None: near dedup off, or no tokens)."""
+    content: Optional[bytes]
+    rank: tuple
+    signature: Optional[bytes]
+
+
+class Rep(NamedTuple):
+    """A representative of one distinct content: its rank, signature and how many records share
+    the content (``copies``, itself included)."""
+    rank: tuple
+    signature: Optional[bytes]
+    copies: int
+
+
+class Member(NamedTuple):
+    """A candidate for the kept member of a cluster: the smallest ``(rank, id)`` wins."""
+    rank: tuple
+    id: str
+    signature: Optional[bytes]
+
+
+class Decision(NamedTuple):
+    """Where one id went: its cluster (the kept member's id) and size in records, whether it is
+    kept, how it matched (``kept`` | ``exact`` | ``near``) and its estimated Jaccard similarity
+    to the kept member."""
+    cluster_id: str
+    cluster_size: int
+    kept: bool
+    match: str
+    jaccard: float
 
 
 # --- pure helpers --------------------------------------------------------------------------------
@@ -142,80 +180,34 @@ class KeepRule:
         return (licence_rank, when is None, -(when or 0.0), -len(text))
 
 
-def _counted(name: str, value: int = 1):
-    """A ``(counter, value)`` stats output (nothing for 0: ``_zero_counters`` lists the names)."""
-    return route_events([Count(name, value)] if value else [], "dedup")
-
-
-def _zero_counters(pipeline, label: str, names: Iterable[str]):
-    """Every counter a stage may increment, at 0, so the manifest always lists it."""
-    return pipeline | label >> beam.Create([(name, 0) for name in names])
-
-
-def _reiterable(values: Iterable) -> Iterable:
-    # GroupByKey values can be iterated more than once (and are paged, not held, on Dataflow);
-    # a plain iterator cannot, so materialise that case only.
-    return list(values) if iter(values) is values else values
-
-
-# --- streaming joins -----------------------------------------------------------------------------
-
-
-class _StreamJoinFn(beam.DoFn):
-    def __init__(self, fn: Callable):
-        self.fn = fn
-
-    def process(self, element):
-        key, values = element
-        values = _reiterable(values)
-        ones = {}
-        for tag, value in values:  # pass 1: the single-valued sides (one value per key expected)
-            if tag != "*" and (tag not in ones or repr(value) < repr(ones[tag])):
-                ones[tag] = value
-        yield from self.fn(key, ones, (value for tag, value in values if tag == "*"))
-
-
-def stream_join(label: str, ones: dict, many, fn: Callable):
-    """Join at most one value per key from each of ``ones`` (name -> PCollection of (k, v)) with
-    any number from ``many`` (a PCollection of (k, w), or None) without holding a group:
-    ``fn(key, {name: v}, iterator of w)`` yields outputs, ``TaggedOutput(STATS, ...)`` included.
-    Returns the ParDo's outputs (``.out`` and ``[STATS]``)."""
-    tagged = [pcoll | f"{label}Tag_{name}" >> beam.Map(lambda kv, name=name: (kv[0], (name, kv[1])))
-              for name, pcoll in ones.items()]
-    if many is not None:
-        tagged.append(many | f"{label}Tag_many" >> beam.Map(lambda kv: (kv[0], ("*", kv[1]))))
-    return (tagged | f"{label}Flatten" >> beam.Flatten()
-            | f"{label}Group" >> beam.GroupByKey()
-            | f"{label}Join" >> beam.ParDo(_StreamJoinFn(fn)).with_outputs(STATS, main="out"))
-
-
 # --- exact dedup ---------------------------------------------------------------------------------
 
 
-def _better(a, b):
-    """The better of two ``(rank, id, signature)`` candidates (None loses); the signature only
-    breaks the tie of an id used twice, so the choice never depends on arrival order."""
+def better(a: Optional[Member], b: Optional[Member]) -> Optional[Member]:
+    """The better of two candidates (None loses); the signature only breaks the tie of an id
+    used twice, so the choice never depends on arrival order."""
     if a is None:
         return b
     if b is None:
         return a
-    return a if (a[0], a[1], a[2] or b"") <= (b[0], b[1], b[2] or b"") else b
+    return a if (a.rank, a.id, a.signature or b"") <= (b.rank, b.id, b.signature or b"") else b
 
 
 class _CountAndBest(beam.CombineFn):
-    """(weight, (rank, id, payload)) -> (total weight, best (rank, id, payload))."""
+    """(weight, Member) -> (total weight, best Member): associative and commutative, so the
+    result never depends on how bundles split a group."""
 
     def create_accumulator(self):
         return 0, None
 
     def add_input(self, acc, element):
         weight, candidate = element
-        return acc[0] + weight, _better(acc[1], candidate)
+        return acc[0] + weight, better(acc[1], candidate)
 
     def merge_accumulators(self, accumulators):
         total, best = 0, None
         for weight, candidate in accumulators:
-            total, best = total + weight, _better(best, candidate)
+            total, best = total + weight, better(best, candidate)
         return total, best
 
     def extract_output(self, acc):
@@ -223,188 +215,61 @@ class _CountAndBest(beam.CombineFn):
 
 
 class ExactDedup(beam.PTransform):
-    """``(id, (content hash, rank, signature))`` -> ``reps``: ``(id, (rank, signature, copies))``,
-    one per distinct content (the best by rank, then id); ``duplicates``: ``(rep id, id)``."""
+    """``(id, Features)`` -> ``reps``: ``(id, Rep)``, one per distinct content (the best by rank,
+    then id); ``duplicates``: ``(rep id, id)``."""
 
-    def expand(self, metas):
-        best = (metas
-                | "ByContentHash" >> beam.Map(lambda kv: (kv[1][0], (1, (kv[1][1], kv[0], kv[1][2]))))
+    def expand(self, features):
+        best = (features
+                | "ByContentHash" >> beam.Map(lambda kv: (kv[1].content, (1, Member(kv[1].rank, kv[0], kv[1].signature))))
                 | "BestPerContent" >> beam.CombinePerKey(_CountAndBest()))
         reps = best | "Representatives" >> beam.Map(
-            lambda kv: (kv[1][1][1], (kv[1][1][0], kv[1][1][2], kv[1][0])))
-        members = metas | "MemberByContentHash" >> beam.Map(lambda kv: (kv[1][0], kv[0]))
+            lambda kv: (kv[1][1].id, Rep(kv[1][1].rank, kv[1][1].signature, kv[1][0])))
+        members = features | "MemberByContentHash" >> beam.Map(lambda kv: (kv[1].content, kv[0]))
         joined = stream_join("Duplicates", {"best": best}, members, _exact_duplicates)
         return {"reps": reps, "duplicates": joined.out, STATS: joined[STATS]}
 
 
 def _exact_duplicates(content_hash, ones, members):
-    count, (_, rep, _) = ones["best"]
+    count, rep = ones["best"]
     if count > 1:
-        yield from _counted("dedup/exact/clusters")
+        yield from counted("dedup/exact/clusters")
     for member in members:
-        if member != rep:
-            yield rep, member
+        if member != rep.id:
+            yield rep.id, member
 
 
 # --- near dedup ----------------------------------------------------------------------------------
 
 
-class _StarEdges(beam.DoFn):
-    """One LSH bucket (ids sharing a band) -> star edges ``(member, centre)``.
+@dataclass(frozen=True)
+class DedupSettings:
+    """The ``dedup`` section, checked once: the decontamination section (None: off or no
+    benchmarks), the exact stage's normalisation steps (None: off), the near stage's engine
+    settings (None: off) with its ``verify`` and ``max_rounds``, and the keep rule's arguments."""
 
-    The centre is the bucket's smallest id. A bucket of more than ``cap`` members is split by
-    a hash of the id into sub-stars of about ``cap`` members whose centres join the bucket's
-    centre, so no later stage meets a group larger than ``cap`` because of it."""
+    decontaminate: Optional[dict]
+    exact_normalise: Optional[tuple]
+    near: Optional[NearSettings]
+    verify: bool
+    max_rounds: int
+    keep: dict
 
-    def __init__(self, cap: int):
-        self.cap = cap
-
-    def process(self, element):
-        _, members = element
-        members = _reiterable(members)
-        count, smallest = 0, None
-        for m in members:
-            count += 1
-            smallest = m if smallest is None or m < smallest else smallest
-        if count < 2:
-            return
-        if count <= self.cap:
-            for m in members:
-                if m != smallest:
-                    yield m, smallest
-            return
-        parts = math.ceil(count / self.cap)
-        part = lambda m: xxhash.xxh64_intdigest(m.encode("utf-8", "surrogatepass")) % parts  # noqa: E731
-        centres: dict[int, str] = {}
-        for m in members:
-            p = part(m)
-            if p not in centres or m < centres[p]:
-                centres[p] = m
-        for m in members:
-            centre = centres[part(m)]
-            if m != centre:
-                yield m, centre
-        for centre in sorted(centres.values()):
-            if centre != smallest:
-                yield centre, smallest
-        yield from _counted("dedup/near/giant_buckets")
-        yield from _counted("dedup/near/giant_bucket_members", count)
-
-
-def _orient(edge):
-    a, b = edge
-    return (a, b) if a > b else (b, a)
-
-
-class _StarStep(beam.DoFn):
-    """A large- or small-star step; counts the edges it changed under each of ``counters``."""
-
-    def __init__(self, *counters: Optional[str]):
-        self.counters = [c for c in counters if c]
-
-    def _count(self, changed: int):
-        for counter in self.counters if changed else ():
-            yield from _counted(counter, changed)
-
-
-class _LargeStar(_StarStep):
-    """Node u with neighbours N: every larger neighbour is linked to min(N + u) instead of u."""
-
-    def process(self, element):
-        u, neighbours = element
-        neighbours = _reiterable(neighbours)
-        m = min(min(neighbours), u)
-        changed = 0
-        for v in neighbours:
-            if v > u:
-                yield v, m
-                changed += m != u
-        yield from self._count(changed)
-
-
-class _SmallStar(_StarStep):
-    """Node u with smaller neighbours L: u and all of L are linked to min(L)."""
-
-    def process(self, element):
-        u, lows = element
-        lows = _reiterable(lows)
-        m = min(lows)
-        yield u, m
-        changed = 0
-        for v in lows:
-            if v != m:
-                yield v, m
-                changed += 1
-        yield from self._count(changed)
-
-
-class ConnectedComponents(beam.PTransform):
-    """Undirected edges ``(a, b)`` -> ``(node, label)``, the label being the smallest node of
-    its component, for every node on an edge; plus ``stats``.
-
-    Alternating large-star and small-star (Kiveris et al., "Connected Components in MapReduce
-    and Beyond", 2014), unrolled for ``max_rounds`` rounds in the pipeline graph. Each node's
-    neighbours are read in two streaming passes, so a node of huge degree is never held. A
-    round that changes no edge means the graph is a set of stars around each component's
-    minimum: ``dedup/cc/round_NN_changes`` counts the edges each round changed and
-    ``dedup/cc/unconverged_changes`` those of the last round (0: converged). If it is not 0,
-    each node takes the smallest of itself and its neighbours: deterministic, and a component
-    may stay split (never wrongly merged)."""
-
-    def __init__(self, max_rounds: int, counter_prefix: str = "dedup/cc"):
-        super().__init__()
-        if max_rounds < 1:
-            raise ValueError("max_rounds must be at least 1")
-        self.max_rounds = max_rounds
-        self.prefix = counter_prefix
-
-    def expand(self, edges):
-        names = [f"{self.prefix}/round_{r:02d}_changes" for r in range(1, self.max_rounds + 1)]
-        last = f"{self.prefix}/unconverged_changes"
-        stats = [_zero_counters(edges.pipeline, "ZeroCounters", names + [last])]
-        edges = edges | "Orient" >> beam.Map(_orient) | "DistinctEdges" >> beam.Distinct()
-        for r, name in enumerate(names, start=1):
-            counters = (name, last if r == self.max_rounds else None)
-            step = f"Round{r:02d}"
-            large = (edges
-                     | f"{step}BothWays" >> beam.FlatMap(lambda e: [e, (e[1], e[0])])
-                     | f"{step}Neighbours" >> beam.GroupByKey()
-                     | f"{step}LargeStar" >> beam.ParDo(_LargeStar(*counters)).with_outputs(STATS, main="edges"))
-            edges = large.edges | f"{step}DistinctLarge" >> beam.Distinct()
-            small = (edges
-                     | f"{step}SmallerNeighbours" >> beam.GroupByKey()
-                     | f"{step}SmallStar" >> beam.ParDo(_SmallStar(*counters)).with_outputs(STATS, main="edges"))
-            edges = small.edges | f"{step}DistinctSmall" >> beam.Distinct()
-            stats += [large[STATS], small[STATS]]
-        labels = (edges
-                  | "NodeAndNeighbour" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[1])])
-                  | "SmallestNeighbour" >> beam.CombinePerKey(min))
-        return {"labels": labels, STATS: tuple(stats) | "CCStats" >> beam.Flatten()}
-
-
-def _verify_half(key, ones, partners):
-    """Key a candidate edge by its other end, carrying this end's signature."""
-    sig = ones.get("sig")
-    for partner in partners:
-        yield partner, (key, sig)
-
-
-class _VerifyEdges:
-    def __init__(self, threshold: float):
-        self.threshold = threshold
-
-    def __call__(self, key, ones, partners):
-        sig = ones.get("sig")
-        accepted = rejected = 0
-        for partner, partner_sig in partners:
-            if sig is not None and partner_sig is not None and \
-                    mh.jaccard_estimate(sig, partner_sig) >= self.threshold:
-                accepted += 1
-                yield key, partner
-            else:
-                rejected += 1
-        yield from _counted("dedup/near/verified_edges", accepted)
-        yield from _counted("dedup/near/rejected_edges", rejected)
+    @classmethod
+    def from_config(cls, cfg: dict) -> "DedupSettings":
+        mh.check_normalisers(cfg[EXACT]["normalise"])
+        KeepRule(**cfg["keep"])
+        near_cfg = cfg[NEAR]
+        near = NearSettings.from_config(near_cfg, f"dedup.{NEAR}") if near_cfg["enabled"] else None
+        if near is not None and int(near_cfg["max_rounds"]) < 1:
+            raise ValueError("dedup.near_dedup.max_rounds must be at least 1")
+        decon = cfg[DECONTAMINATE]
+        decontaminate = decon if decon["enabled"] and decon["benchmarks"] else None
+        if decontaminate:
+            EvalIndex(decon.get("word_ngram"), decon.get("char_window"))
+        return cls(decontaminate=decontaminate,
+                   exact_normalise=tuple(cfg[EXACT]["normalise"]) if cfg[EXACT]["enabled"] else None,
+                   near=near, verify=bool(near_cfg["verify"]), max_rounds=int(near_cfg["max_rounds"]),
+                   keep=dict(cfg["keep"]))
 
 
 class _ClusterDecisions:
@@ -412,61 +277,33 @@ class _ClusterDecisions:
         self.threshold = threshold
 
     def __call__(self, label, ones, members):
-        size, (_, kept_id, kept_sig) = ones["cluster"]
-        yield from _counted("dedup/near/clusters")
-        for _, (_, member, sig) in members:
-            if member == kept_id:
-                yield member, (kept_id, size, True, "kept", 1.0)
+        size, kept = ones["cluster"]
+        yield from counted("dedup/near/clusters")
+        for _, member in members:
+            if member.id == kept.id:
+                yield member.id, Decision(kept.id, size, True, "kept", 1.0)
                 continue
-            similarity = mh.jaccard_estimate(sig, kept_sig)
+            similarity = mh.jaccard_estimate(member.signature, kept.signature)
             if similarity < self.threshold:  # joined through others (A~B~C): say so
-                yield from _counted("dedup/near/linked_below_threshold")
-            yield member, (kept_id, size, False, "near", similarity)
+                yield from counted("dedup/near/linked_below_threshold")
+            yield member.id, Decision(kept.id, size, False, "near", similarity)
 
 
 class NearDedup(beam.PTransform):
-    """``(id, (rank, signature bytes or None, copies))`` -> ``decisions``: ``(id, decision)``
-    for every member of a near-duplicate cluster (size counted in records, copies included),
-    and ``stats``."""
+    """``(id, Rep)`` -> ``decisions``: ``(id, Decision)`` for every member of a near-duplicate
+    cluster (size counted in records, copies included), and ``stats``."""
 
-    def __init__(self, cfg: dict):
+    def __init__(self, settings: DedupSettings):
         super().__init__()
-        self.threshold = float(cfg["threshold"])
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"near_dedup: threshold must be between 0 and 1, got {self.threshold}")
-        num_perm = int(cfg["num_perm"])
-        if cfg.get("bands") and cfg.get("rows"):
-            self.bands, self.rows = int(cfg["bands"]), int(cfg["rows"])
-        elif cfg.get("bands") or cfg.get("rows"):
-            raise ValueError("near_dedup: set both bands and rows, or neither (null: optimal for the threshold)")
-        else:
-            self.bands, self.rows = mh.optimal_bands(self.threshold, num_perm, cfg["fp_weight"], cfg["fn_weight"])
-        if self.bands * self.rows > num_perm:
-            raise ValueError(f"near_dedup: bands x rows = {self.bands * self.rows} exceeds num_perm = {num_perm}")
-        self.verify = bool(cfg["verify"])
-        self.cap = int(cfg["bucket_cap"])
-        self.max_rounds = int(cfg["max_rounds"])
-        if self.cap < 2:
-            raise ValueError("near_dedup: bucket_cap must be at least 2")
+        self.settings = settings
 
     def expand(self, reps):
-        bands, rows, threshold = self.bands, self.rows, self.threshold
-        sigs = reps | "Signatures" >> beam.FlatMap(lambda kv: [(kv[0], kv[1][1])] if kv[1][1] is not None else [])
-        stars = (sigs
-                 | "BandKeys" >> beam.FlatMap(lambda kv: [(key, kv[0]) for key in mh.band_keys(kv[1], bands, rows)])
-                 | "GroupByBand" >> beam.GroupByKey()
-                 | "StarPerBucket" >> beam.ParDo(_StarEdges(self.cap)).with_outputs(STATS, main="edges"))
-        candidates = stars.edges | "OrientCandidates" >> beam.Map(_orient) | "DistinctCandidates" >> beam.Distinct()
-        stats = [stats_of_count(candidates, "CountCandidates", "dedup/near/candidate_edges"), stars[STATS],
-                 _zero_counters(reps.pipeline, "ZeroCounters", NEAR_COUNTERS)]
-        edges = candidates
-        if self.verify:
-            half = stream_join("SigOfLow", {"sig": sigs}, candidates | "ByLow" >> beam.Map(lambda e: (e[1], e[0])),
-                               _verify_half)
-            verified = stream_join("SigOfHigh", {"sig": sigs}, half.out, _VerifyEdges(threshold))
-            edges = verified.out
-            stats += [half[STATS], verified[STATS]]
-        components = edges | "ConnectedComponents" >> ConnectedComponents(self.max_rounds)
+        near, threshold = self.settings.near, self.settings.near.threshold
+        sigs = reps | "Signatures" >> beam.FlatMap(lambda kv: [(kv[0], kv[1].signature)] if kv[1].signature is not None else [])
+        found = sigs | "NearDuplicateEdges" >> NearDuplicateEdges(near, verify=self.settings.verify)
+        stats = [stats_of_count(found["candidates"], "CountCandidates", "dedup/near/candidate_edges"), found[STATS],
+                 zero_counters(reps.pipeline, "ZeroCounters", NEAR_COUNTERS)]
+        components = found["edges"] | "ConnectedComponents" >> ConnectedComponents(self.settings.max_rounds)
         members = (
             {"rep": reps, "label": components["labels"]}
             | "JoinLabels" >> beam.CoGroupByKey()
@@ -478,54 +315,38 @@ class NearDedup(beam.PTransform):
 
 
 def _member_of_component(element):
-    """(id, {rep, label}) -> (label, (copies, (rank, id, signature))) for labelled reps."""
+    """(id, {rep, label}) -> (label, (copies, Member)) for labelled reps."""
     rep_id, grouped = element
     labels, reps = list(grouped["label"]), list(grouped["rep"])
     if labels and reps:
-        rank, sig, copies = min(reps, key=repr)
-        yield min(labels), (copies, (rank, rep_id, sig))
-
-
-def stats_of_count(pcoll, label: str, counter: str):
-    """``(counter, n)`` for the size of ``pcoll`` (0 when empty)."""
-    return (pcoll
-            | f"{label}Ones" >> beam.Map(lambda _: 1)
-            | f"{label}Sum" >> beam.CombineGlobally(sum)
-            | f"{label}Name" >> beam.Map(lambda n: (counter, n)))
+        rep = min(reps, key=repr)
+        yield min(labels), (rep.copies, Member(rep.rank, rep_id, rep.signature))
 
 
 # --- the composite ---------------------------------------------------------------------------------
 
 
-def minhash_params(near: dict) -> tuple[int, int, int]:
-    """``MinHasher(*minhash_params(cfg))``: the signatures a ``near_dedup``-shaped section
-    (``num_perm``, ``ngram``, ``seed``) asks for; shared by every job that compares signatures."""
-    return int(near["num_perm"]), int(near["ngram"]), int(near["seed"])
+TextOf = Union[str, Callable[[dict], Optional[str]]]
 
 
 class _Prepare:
-    """record -> ``(id, record, (content hash, rank, signature))``; a counted drop when it shares
-    an n-gram with an evaluation set; ``(id, record, None)`` (kept as it is) when its text is null.
-    A missing or non-string text field, or a missing id, raises (the record is dead-lettered)."""
+    """record -> ``(id, record, Features)``; a counted drop when it shares an n-gram with an
+    evaluation set; ``(id, record, None)`` (kept as it is) when its text is null. A missing or
+    non-string text field, or a missing id, raises (the record is dead-lettered)."""
 
-    def __init__(self, text_field: str, id_field: Optional[str], cfg: dict):
-        self.text_field, self.id_field = text_field, id_field
-        decon = cfg[DECONTAMINATE]
-        self.decontaminate = decon if decon["enabled"] and decon["benchmarks"] else None
-        self.exact_steps = list(cfg[EXACT]["normalise"]) if cfg[EXACT]["enabled"] else None
-        near = cfg[NEAR]
-        self.near = minhash_params(near) if near["enabled"] else None
-        self.keep = KeepRule(**cfg["keep"])
+    def __init__(self, text: TextOf, id_field: Optional[str], settings: DedupSettings):
+        self.text, self.id_field, self.settings = text, id_field, settings
+        self.keep = KeepRule(**settings.keep)
         self.index = self.hasher = None
 
     def setup(self) -> None:
-        if self.decontaminate:
-            self.index = EvalIndex.from_config(self.decontaminate)
-        if self.near:
-            self.hasher = mh.MinHasher(*self.near)
+        if self.settings.decontaminate:
+            self.index = EvalIndex.from_config(self.settings.decontaminate)
+        if self.settings.near:
+            self.hasher = mh.MinHasher(*self.settings.near.minhash)
 
     def __call__(self, record: dict) -> list:
-        text = text_of(record, self.text_field)
+        text = text_of(record, self.text) if isinstance(self.text, str) else self.text(record)
         rid = record_id(record, self.id_field)
         if text is None:
             return [Count("dedup/no_text"), (rid, record, None)]
@@ -535,11 +356,12 @@ class _Prepare:
                 return ([Count(f"decontaminate/{name}/matched") for name in matched]
                         + [Drop(counter_name(DECONTAMINATE, matched[0]))])
         events = []
-        content = mh.content_hash(text, self.exact_steps) if self.exact_steps is not None else None
+        steps = self.settings.exact_normalise
+        content = mh.content_hash(text, steps) if steps is not None else None
         sig = mh.signature_bytes(self.hasher.signature(text)) if self.hasher else None
         if self.hasher and sig is None:
             events.append(Count("dedup/near/no_tokens"))
-        events.append((rid, record, (content, self.keep.rank(record, text), sig)))
+        events.append((rid, record, Features(content, self.keep.rank(record, text), sig)))
         return events
 
 
@@ -558,10 +380,10 @@ def _resolve(rep_id, ones, duplicates):
         copies = ones.get("copies", 1)
         if copies < 2:
             return
-        decision = (rep_id, copies, True, "kept", 1.0)
+        decision = Decision(rep_id, copies, True, "kept", 1.0)
     yield rep_id, decision
     for duplicate in duplicates:
-        yield duplicate, (decision[0], decision[1], False, "exact", decision[4])
+        yield duplicate, Decision(decision.cluster_id, decision.cluster_size, False, "exact", decision.jaccard)
 
 
 class _ApplyDecision:
@@ -586,78 +408,70 @@ class _ApplyDecision:
         decision = min(decisions) if decisions else None
         events = []
         if decision is not None:
-            cluster_id, size, kept, match, similarity = decision
-            events.append(beam.pvalue.TaggedOutput(CLUSTERS, {
-                "id": rid, "cluster_id": cluster_id, "cluster_size": size, "kept": kept, "match": match,
-                "jaccard": similarity}))
+            events.append(beam.pvalue.TaggedOutput(CLUSTERS, {"id": rid, **decision._asdict()}))
         for i, record in enumerate(records):
             if i and self.collapse_copies:
                 events.append(Drop(EXACT_DROP))   # the same record again, id and all
-            elif decision is None or decision[2]:
+            elif decision is None or decision.kept:
                 events.append(record)
             else:
-                events.append(Drop(EXACT_DROP if decision[3] == "exact" else NEAR_DROP))
+                events.append(Drop(EXACT_DROP if decision.match == "exact" else NEAR_DROP))
         return events
 
 
-def check_config(cfg: dict) -> None:
-    """Raise ``ValueError`` for a ``dedup`` section that cannot run."""
-    mh.check_normalisers(cfg[EXACT]["normalise"])
-    KeepRule(**cfg["keep"])
-    if cfg[NEAR]["enabled"]:
-        NearDedup(cfg[NEAR])
-    decon = cfg[DECONTAMINATE]
-    if decon["enabled"] and decon["benchmarks"]:
-        EvalIndex(decon.get("word_ngram"), decon.get("char_window"))
+def check_config(cfg: dict) -> DedupSettings:
+    """The settings of a ``dedup`` section; ``ValueError`` (``ConfigError``) when it cannot run."""
+    return DedupSettings.from_config(cfg)
 
 
 class Deduplicate(beam.PTransform):
     """records -> ``kept`` records, ``clusters`` rows, ``dead_letter`` and ``stats``
     (``Ledger.take`` returns ``kept``; read ``clusters`` from the same dict).
 
-    ``text_field``: the text to compare; ``id_field``: a unique id (None: a hash of the whole
-    record, so identical records share it); ``config``: the job configuration (its ``dedup``
-    and ``dead_letter`` sections); ``table``: the table named in dead letters."""
+    ``text``: the text to compare, a field name (the field must be there, a string or null) or
+    a function of the record (the commit job compares the lines a commit changes); ``id_field``:
+    a unique id (None: a hash of the whole record, so identical records share it); ``config``:
+    the job configuration (its ``dedup`` and ``dead_letter`` sections); ``table``: the table
+    named in dead letters."""
 
-    def __init__(self, text_field: str, id_field: Optional[str], config: dict, table: str = "records"):
+    def __init__(self, text: TextOf, id_field: Optional[str], config: dict, table: str = "records"):
         super().__init__()
-        self.text_field, self.id_field, self.table = text_field, id_field, table
-        self.cfg = config["dedup"]
+        self.text, self.id_field, self.table = text, id_field, table
+        self.settings = check_config(config["dedup"])
         self.max_raw_chars = config["dead_letter"]["max_raw_chars"]
-        check_config(self.cfg)
 
     def expand(self, records):
-        cfg, table, max_raw = self.cfg, self.table, self.max_raw_chars
+        settings, table, max_raw = self.settings, self.table, self.max_raw_chars
         id_field = self.id_field
         prepared = records | "KeyAndSign" >> beam.ParDo(_RouteWithSetup(
-            _Prepare(self.text_field, id_field, cfg), "dedup", table,
+            _Prepare(self.text, id_field, settings), "dedup", table,
             key_of=lambda r: key_of_record(r, id_field), max_raw_chars=max_raw,
         )).with_outputs(DEAD_LETTER, STATS, main="kept")
         keyed = prepared.kept | "KeyRecordById" >> beam.Map(lambda e: (e[0], e[1]))
-        metas = prepared.kept | "DedupFeatures" >> beam.FlatMap(lambda e: [(e[0], e[2])] if e[2] is not None else [])
+        features = prepared.kept | "DedupFeatures" >> beam.FlatMap(lambda e: [(e[0], e[2])] if e[2] is not None else [])
         stats = [prepared[STATS]]
 
-        if cfg[EXACT]["enabled"]:
-            exact = metas | "ExactDedup" >> ExactDedup()
+        if settings.exact_normalise is not None:
+            exact = features | "ExactDedup" >> ExactDedup()
             reps, duplicates = exact["reps"], exact["duplicates"]
             stats.append(exact[STATS])
         else:
-            reps = metas | "EveryRecordItsOwnRep" >> beam.Map(lambda kv: (kv[0], (kv[1][1], kv[1][2], 1)))
+            reps = features | "EveryRecordItsOwnRep" >> beam.Map(lambda kv: (kv[0], Rep(kv[1].rank, kv[1].signature, 1)))
             duplicates = records.pipeline | "NoExactDuplicates" >> beam.Create([])
-        if cfg[NEAR]["enabled"]:
-            near = reps | "NearDedup" >> NearDedup(cfg[NEAR])
+        if settings.near is not None:
+            near = reps | "NearDedup" >> NearDedup(settings)
             near_decisions = near["decisions"]
             stats.append(near[STATS])
         else:
             near_decisions = records.pipeline | "NoNearDuplicates" >> beam.Create([])
 
-        copies = reps | "CopiesOfRep" >> beam.FlatMap(lambda kv: [(kv[0], kv[1][2])] if kv[1][2] > 1 else [])
+        copies = reps | "CopiesOfRep" >> beam.FlatMap(lambda kv: [(kv[0], kv[1].copies)] if kv[1].copies > 1 else [])
         resolved = stream_join("ResolveClusters", {"near": near_decisions, "copies": copies}, duplicates, _resolve)
         applied = (
             {"record": keyed, "decision": resolved.out}
             | "JoinDecisionsById" >> beam.CoGroupByKey()
             | "ApplyDecisions" >> beam.ParDo(Route(
-                _ApplyDecision(table, bool(cfg[EXACT]["enabled"]), max_raw), "dedup", table,
+                _ApplyDecision(table, settings.exact_normalise is not None, max_raw), "dedup", table,
                 key_of=lambda e: e[0], max_raw_chars=max_raw)).with_outputs(DEAD_LETTER, STATS, CLUSTERS, main="kept"))
         stats += [resolved[STATS], applied[STATS]]
         return {

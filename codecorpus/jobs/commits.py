@@ -26,8 +26,6 @@ all off (recorded in ``manifest.json`` -> ``pii``).
 
 from __future__ import annotations
 
-import apache_beam as beam
-
 from codecorpus import schemas
 from codecorpus.core.filters import build_chain
 from codecorpus.commits.filters import COMMIT_FILTERS, JOINED_FILTERS
@@ -169,10 +167,9 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
             fetch.FetchSettings.from_config(config), licence_chain, content_chain, max_raw))
     if config["commits"]["dedup"]:
         # On the change each commit makes, before PII, so duplicates are compared unredacted.
-        deduplicated = (commitpack | "AddChangeText" >> beam.Map(cp.with_change)
-                        | "Deduplicate" >> Deduplicate(cp.CHANGE_FIELD, "commit", config, table="commits"))
+        deduplicated = commitpack | "Deduplicate" >> Deduplicate(cp.change_of, "commit", config, table="commits")
         stages.write("clusters", deduplicated[CLUSTERS])
-        commitpack = stages.take(deduplicated) | "DropChangeText" >> beam.Map(cp.without_change)
+        commitpack = stages.take(deduplicated)
     if redactor:
         commitpack = stages.take(commitpack | "RedactPII" >> pii.RedactFields(
             PII_FIELDS, redactor, stage="pii", table="commits", key_of=lambda r: r["commit"]))

@@ -5,14 +5,14 @@ knows what its dedup job compared (one job's table, one text field). This check 
 written text of every split. ``CrossSplitNearDuplicates(cfg)`` reads as the recipe:
 
     (split, row_id, text)
-    -> Sign                 the dedup stage's MinHash signature (``dedup.minhash_params``, so a
-                            signature means the same thing here); texts of fewer than ``ngram``
+    -> SignTexts            the near-duplicate engine's MinHash signature (``dedup.near``, the
+                            settings of ``mix.leakage_check``); texts of fewer than ``ngram``
                             tokens get none and are not checked
     -> OneSignaturePerRow   ``(split, row_id)`` is the identity: up-sampled copies count once
-    -> BandKeys, GroupByBand  LSH buckets of row nodes (``split\\x1frow_id``), no signatures
+    -> Buckets              LSH buckets of row nodes (``split\\x1frow_id``), no signatures
     -> EvalTrainPairs       per bucket, validation/test members x train members only, at most
                             ``bucket_cap`` members examined (larger buckets counted)
-    -> SigOfEval, SigOfTrain  streaming joins carry each side's signature to the pair, which is
+    -> VerifyCandidates     streaming joins carry each side's signature to the pair, which is
                             kept when its Jaccard estimate is >= ``threshold``
     -> counters
 
@@ -30,20 +30,16 @@ and matches may be undercounted there).
 from __future__ import annotations
 
 import heapq
-from typing import Iterable, Optional
+from typing import Iterable
 
 import apache_beam as beam
 import xxhash
 
-from codecorpus.config import ConfigError
-from codecorpus.dedup import minhash as mh
-from codecorpus.dedup.deduplicate import (_counted, _reiterable, _verify_half, _zero_counters, minhash_params, stats_of_count, stream_join)
+from codecorpus.core.graph import counted, reiterable, stats_of_count, zero_counters
 from codecorpus.core.routing import STATS
+from codecorpus.dedup.near import Buckets, NearSettings, SignTexts, VerifyCandidates
 
-# num_perm, ngram and seed are dedup.near_dedup's defaults, so signatures agree with dedup's.
-# ``enabled`` is read by the calling job (mix.leakage_check), not here.
-DEFAULTS = {"enabled": True, "num_perm": 256, "ngram": 5, "threshold": 0.7, "bands": None, "rows": None,
-            "bucket_cap": 1000, "seed": 42}
+SECTION = "mix.leakage_check"
 TRAIN = "train"
 EVAL_SPLITS = ("validation", "test")
 PREFIX = "leakage/near"
@@ -63,32 +59,6 @@ COUNTERS = [matched_counter(s) for s in EVAL_SPLITS] + [CROSS_SPLIT_PAIRS, ROWS_
 # --- pure parts ----------------------------------------------------------------------------------
 
 
-def settings(cfg: Optional[dict]) -> dict:
-    """``cfg`` over ``DEFAULTS``, checked (``ConfigError``); bands and rows chosen for the
-    threshold (``minhash.optimal_bands``) when null."""
-    merged = {**DEFAULTS, **(cfg or {})}
-    unknown = set(merged) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"mix.leakage_check: unknown key(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    for key, least in (("num_perm", 1), ("ngram", 1), ("bucket_cap", 2), ("seed", 0)):
-        value = merged[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(f"mix.leakage_check.{key} must be an integer >= {least}, got {value!r}")
-    threshold = merged["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise ConfigError(f"mix.leakage_check.threshold must be between 0 and 1 (exclusive), got {threshold!r}")
-    bands, rows = merged["bands"], merged["rows"]
-    if (bands is None) != (rows is None):
-        raise ConfigError("mix.leakage_check: set both bands and rows, or neither (null: optimal for the threshold)")
-    if bands is None:
-        bands, rows = mh.optimal_bands(float(threshold), merged["num_perm"])
-    elif any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in (bands, rows)):
-        raise ConfigError(f"mix.leakage_check: bands and rows must be integers >= 1, got {bands!r} x {rows!r}")
-    if bands * rows > merged["num_perm"]:
-        raise ConfigError(f"mix.leakage_check: bands x rows = {bands * rows} exceeds num_perm = {merged['num_perm']}")
-    return {**merged, "threshold": float(threshold), "bands": bands, "rows": rows}
-
-
 def node(split: str, row_id: str) -> str:
     """One row's identity in the shuffles: ``split``, a unit separator, ``row_id``."""
     return f"{split}{_SEP}{row_id}"
@@ -96,18 +66,6 @@ def node(split: str, row_id: str) -> str:
 
 def split_of_node(value: str) -> str:
     return value.split(_SEP, 1)[0]
-
-
-def row_signature(hasher: mh.MinHasher, text: Optional[str]) -> Optional[bytes]:
-    """The row's MinHash signature (``signature_bytes``), or None for a text of fewer than
-    ``hasher.ngram`` tokens (dedup signs those too, as one short shingle; here they are skipped)."""
-    if not text:
-        return None
-    token_hashes = mh.token_hashes(text, hasher.seed)
-    if len(token_hashes) < hasher.ngram:
-        return None
-    shingles = mh.ngram_hashes(token_hashes, hasher.ngram, hasher.seed, short=False)
-    return mh.signature_bytes(hasher.signature_of_shingles(shingles))
 
 
 def _rank(member: str) -> tuple[int, str]:
@@ -123,7 +81,7 @@ def examined_members(members: Iterable[str], cap: int) -> tuple[list[str], list[
     ``cap`` minus the evaluation members' count, but at least half of ``cap``, and evaluation
     rows (the ones measured) the rest; on each side the members chosen are the first by a hash
     of the node. A bucket with one side only needs no comparison and is never cut."""
-    members = _reiterable(members)
+    members = reiterable(members)
     n_train = n_eval = 0
     for m in members:
         if split_of_node(m) == TRAIN:
@@ -150,28 +108,7 @@ def eval_train_pairs(members: Iterable[str], cap: int) -> tuple[list[tuple[str, 
     return [(e, t) for e in evals for t in train], cut
 
 
-def is_match(sig_a, sig_b, threshold: float) -> bool:
-    return sig_a is not None and sig_b is not None and mh.jaccard_estimate(sig_a, sig_b) >= threshold
-
-
 # --- Beam steps ----------------------------------------------------------------------------------
-
-
-class _Sign(beam.DoFn):
-    """``(split, row_id, text)`` -> ``(node, signature bytes)``; nothing for a too-short text."""
-
-    def __init__(self, params: tuple[int, int, int]):
-        self.params = params
-        self.hasher = None
-
-    def setup(self):
-        self.hasher = mh.MinHasher(*self.params)
-
-    def process(self, element):
-        split, row_id, text = element
-        sig = row_signature(self.hasher, text)
-        if sig is not None:
-            yield node(split, row_id), sig
 
 
 class _BucketPairs(beam.DoFn):
@@ -187,21 +124,7 @@ class _BucketPairs(beam.DoFn):
             for t in train:
                 yield e, t
         if cut:
-            yield from _counted(GIANT_BUCKETS)
-
-
-class _Verify:
-    """``stream_join`` step keyed by the train node: ``(eval node, train node)`` for each
-    candidate whose signatures agree on at least ``threshold`` of their values."""
-
-    def __init__(self, threshold: float):
-        self.threshold = threshold
-
-    def __call__(self, train_node, ones, candidates):
-        sig = ones.get("sig")
-        for eval_node, eval_sig in candidates:
-            if is_match(eval_sig, sig, self.threshold):
-                yield eval_node, train_node
+            yield from counted(GIANT_BUCKETS)
 
 
 def _matched_counter(split_and_count):
@@ -211,34 +134,31 @@ def _matched_counter(split_and_count):
 
 class CrossSplitNearDuplicates(beam.PTransform):
     """``(split, row_id, text)`` rows -> ``(counter, value)`` stats (``COUNTERS``, all always
-    present). ``cfg``: the keys of ``DEFAULTS`` (``mix.leakage_check``); ``ConfigError`` when
-    it cannot run."""
+    present). ``cfg``: the ``mix.leakage_check`` section; ``ConfigError`` when it cannot run."""
 
-    def __init__(self, cfg: Optional[dict] = None):
+    def __init__(self, cfg: dict):
         super().__init__()
-        self.cfg = settings(cfg)
+        self.settings = NearSettings.from_config(cfg, SECTION)
 
     def expand(self, rows):
-        cfg = self.cfg
-        bands, band_rows = cfg["bands"], cfg["rows"]
+        settings = self.settings
         sigs = (rows
-                | "Sign" >> beam.ParDo(_Sign(minhash_params(cfg)))
+                | "NodeText" >> beam.Map(lambda r: (node(r[0], r[1]), r[2]))
+                | "Sign" >> SignTexts(settings, short=False)
                 | "OneSignaturePerRow" >> beam.CombinePerKey(min))
         buckets = (sigs
-                   | "BandKeys" >> beam.FlatMap(lambda kv: [(k, kv[0]) for k in mh.band_keys(kv[1], bands, band_rows)])
-                   | "GroupByBand" >> beam.GroupByKey()
-                   | "EvalTrainPairs" >> beam.ParDo(_BucketPairs(cfg["bucket_cap"])).with_outputs(STATS, main="pairs"))
+                   | "Buckets" >> Buckets(settings)
+                   | "EvalTrainPairs" >> beam.ParDo(_BucketPairs(settings.bucket_cap)).with_outputs(STATS, main="pairs"))
         candidates = buckets.pairs | "DistinctCandidates" >> beam.Distinct()
-        half = stream_join("SigOfEval", {"sig": sigs}, candidates, _verify_half)  # -> (train, (eval, eval sig))
-        verified = stream_join("SigOfTrain", {"sig": sigs}, half.out, _Verify(cfg["threshold"]))
-        matched = (verified.out
+        verified = candidates | "Verify" >> VerifyCandidates(sigs, settings.threshold, counts=False)
+        matched = (verified["edges"]
                    | "EvalRowsMatched" >> beam.Keys()
                    | "DistinctEvalRows" >> beam.Distinct()
                    | "SplitOfRow" >> beam.Map(split_of_node)
                    | "MatchedPerSplit" >> beam.combiners.Count.PerElement()
                    | "MatchedCounter" >> beam.Map(_matched_counter))
-        stats = (_zero_counters(rows.pipeline, "ZeroCounters", COUNTERS),
+        stats = (zero_counters(rows.pipeline, "ZeroCounters", COUNTERS),
                  stats_of_count(sigs, "CountChecked", ROWS_CHECKED),
-                 stats_of_count(verified.out, "CountPairs", CROSS_SPLIT_PAIRS),
-                 matched, buckets[STATS], half[STATS], verified[STATS])
+                 stats_of_count(verified["edges"], "CountPairs", CROSS_SPLIT_PAIRS),
+                 matched, buckets[STATS], verified[STATS])
         return stats | "LeakageStats" >> beam.Flatten()

@@ -28,7 +28,9 @@ import xxhash
 from codecorpus.config import ConfigError
 from codecorpus.io import tables
 from codecorpus.io.shards import approx_bytes, split_shard_count as shard_count  # noqa: F401 (re-used names)
-from codecorpus.dedup.deduplicate import ConnectedComponents, canonical_json, stream_join
+from codecorpus.core.graph import ConnectedComponents, stream_join
+from codecorpus.dedup.deduplicate import canonical_json
+from codecorpus.dedup.near import NearDuplicateEdges, NearSettings, SignTexts
 from codecorpus.core.routing import STATS, Count, Drop, dead_letter, routed
 
 SPLITS = ("train", "validation", "test")
@@ -495,55 +497,20 @@ def cluster_edge(row: dict) -> list[tuple[str, str]]:
     return [(f"m:{member}", f"m:{cluster}")]
 
 
-class _SignText(beam.DoFn):
-    """(key, text) -> (key, MinHash signature bytes); nothing for a text shorter than the n-gram."""
-
-    def __init__(self, params: tuple[int, int, int]):
-        self.params = params
-
-    def setup(self):
-        from codecorpus.dedup import minhash as mh
-
-        self.hasher = mh.MinHasher(*self.params)
-
-    def process(self, element):
-        from codecorpus.mix.leakage import row_signature
-
-        key, text = element
-        sig = row_signature(self.hasher, text)
-        if sig is not None:
-            yield key, sig
-
-
 class NearDuplicateLinks(beam.PTransform):
-    """(row node, text) -> verified edges between rows whose texts are near-duplicates (MinHash LSH
-    as the dedup stage: a star per bucket, each candidate verified on the signatures), so the
-    split keeps them together even when no ``clusters`` table knew them (a renamed file, one file
-    copied into two sources). Counters ``dedup/near/...`` as in dedup."""
+    """(row node, text) -> verified edges between rows whose texts are near-duplicates (the
+    near-duplicate engine of dedup, ``dedup.near``, with the ``mix.leakage_check`` settings), so
+    the split keeps them together even when no ``clusters`` table knew them (a renamed file, one
+    file copied into two sources). Counters ``dedup/near/...`` as in dedup."""
 
     def __init__(self, cfg: dict):
         super().__init__()
-        from codecorpus.mix.leakage import settings
-
-        self.cfg = settings(cfg)
+        self.settings = NearSettings.from_config(cfg, "mix.leakage_check")
 
     def expand(self, texts):
-        from codecorpus.dedup import minhash as mh
-        from codecorpus.dedup.deduplicate import _orient, _StarEdges, _verify_half, _VerifyEdges
-
-        cfg = self.cfg
-        bands, band_rows = cfg["bands"], cfg["rows"]
-        sigs = texts | "Sign" >> beam.ParDo(_SignText((cfg["num_perm"], cfg["ngram"], cfg["seed"])))
-        stars = (sigs
-                 | "BandKeys" >> beam.FlatMap(lambda kv: [(k, kv[0]) for k in mh.band_keys(kv[1], bands, band_rows)])
-                 | "GroupByBand" >> beam.GroupByKey()
-                 | "StarPerBucket" >> beam.ParDo(_StarEdges(cfg["bucket_cap"])).with_outputs(STATS, main="edges"))
-        candidates = stars.edges | "Orient" >> beam.Map(_orient) | "DistinctCandidates" >> beam.Distinct()
-        half = stream_join("SigOfLow", {"sig": sigs}, candidates | "ByLow" >> beam.Map(lambda e: (e[1], e[0])),
-                           _verify_half)
-        verified = stream_join("SigOfHigh", {"sig": sigs}, half.out, _VerifyEdges(cfg["threshold"]))
-        return {"edges": verified.out,
-                STATS: (stars[STATS], half[STATS], verified[STATS]) | "NearLinkStats" >> beam.Flatten()}
+        sigs = texts | "Sign" >> SignTexts(self.settings, short=False)
+        found = sigs | "NearDuplicateEdges" >> NearDuplicateEdges(self.settings)
+        return {"edges": found["edges"], STATS: found[STATS]}
 
 
 class _SplitOfNode:

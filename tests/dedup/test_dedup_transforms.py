@@ -15,7 +15,7 @@ import pytest
 from codecorpus.config import load_config
 from codecorpus.jobs.runner import make_pipeline
 from codecorpus.dedup import minhash as mh
-from codecorpus.dedup.deduplicate import CLUSTERS, ConnectedComponents, Deduplicate
+from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate
 from codecorpus.core.routing import DEAD_LETTER, STATS
 
 VOCAB = [f"tok{i}" for i in range(20000)]
@@ -210,7 +210,7 @@ def test_bad_records_are_dead_letters(cases):
     assert result["counters"]["filter/near_dedup/near_duplicate"] == 1 + 2 + 9
 
 
-# --- verification, components, the commitpack drop-in --------------------------------------------
+# --- verification, the commitpack drop-in --------------------------------------------
 
 
 def test_verification_rejects_candidates_below_the_threshold(tmp_path):
@@ -225,51 +225,6 @@ def test_verification_rejects_candidates_below_the_threshold(tmp_path):
     unverified = run_dedup(tmp_path / "off", records, config_with(near_dedup={**loose, "verify": False}))
     assert [r["id"] for r in unverified["kept"]] == ["a"]
     assert unverified["clusters"]["b"]["jaccard"] < 0.7
-
-
-def run_components(tmp_path: Path, edges: list[tuple[str, str]], max_rounds: int) -> tuple[dict, dict]:
-    pipeline, _ = make_pipeline([])
-    with pipeline:
-        out = pipeline | beam.Create(edges) | ConnectedComponents(max_rounds)
-        collect(out["labels"], tmp_path / "labels.json", "Labels")
-        collect(out[STATS] | beam.CombinePerKey(sum), tmp_path / "stats.json", "Stats")
-    return (dict(json.loads((tmp_path / "labels.json").read_text())),
-            dict(json.loads((tmp_path / "stats.json").read_text())))
-
-
-def union_find(edges) -> dict:
-    parent = {}
-
-    def find(x):
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        parent[max(ra, rb)] = min(ra, rb)
-    return {node: find(node) for node in parent}
-
-
-def test_connected_components_match_union_find(tmp_path):
-    rng = random.Random(11)
-    nodes = [f"n{i:03d}" for i in range(300)]
-    edges = [(rng.choice(nodes), rng.choice(nodes)) for _ in range(260)]
-    edges = [(a, b) for a, b in edges if a != b]
-    path = [(f"p{i:03d}", f"p{i + 1:03d}") for i in range(40)][::-1]        # a long chain, listed backwards
-    star = [("s000", f"s{i:03d}") for i in range(1, 60)]                     # one node of high degree
-    labels, counters = run_components(tmp_path, edges + path + star, max_rounds=8)
-    assert labels == union_find(edges + path + star)
-    assert counters["dedup/cc/unconverged_changes"] == 0 and counters["dedup/cc/round_01_changes"] > 0
-
-
-def test_unconverged_components_are_counted_and_never_wrongly_merged(tmp_path):
-    path = [(f"p{i:03d}", f"p{i + 1:03d}") for i in range(64)]
-    labels, counters = run_components(tmp_path, path, max_rounds=1)
-    assert counters["dedup/cc/unconverged_changes"] > 0
-    assert all(label.startswith("p") and label <= node for node, label in labels.items())
-    assert len(set(labels.values())) > 1                 # still split after one round: said, not hidden
 
 
 def test_deduplicate_drops_into_the_commit_job(tmp_path):
@@ -288,3 +243,19 @@ def test_deduplicate_drops_into_the_commit_job(tmp_path):
     assert result["counters"]["filter/near_dedup/near_duplicate"] == 1
     assert [(d["table"], d["stage"]) for d in result["dead"]] == [("commits", "dedup")]
     assert result["counters"]["dead_letter/commits/dedup"] == 1
+
+
+def test_the_text_can_be_a_function_of_the_record(tmp_path):
+    """The commit job compares the lines a commit changes without adding them to the record."""
+    code = "".join(f"def fetch_{i}(url, retries={i}):\n    return get(url, retries=retries + {i})\n" for i in range(20))
+    records = [{"commit": "c1", "old": "", "new": code}, {"commit": "c2", "old": "", "new": code},
+               {"commit": "c3", "old": "x = 1\n", "new": "x = 2\n"}]
+    def change(row):
+        return row["old"] + "\n---\n" + row["new"]
+
+    by_field = run_dedup(tmp_path / "field", [{**r, "text": change(r)} for r in records], load_config(),
+                         text_field="text", id_field="commit")
+    by_function = run_dedup(tmp_path / "fn", records, load_config(), text_field=change, id_field="commit")
+    assert by_function["clusters"] == by_field["clusters"] and by_function["counters"] == by_field["counters"]
+    assert [r["commit"] for r in by_function["kept"]] == ["c1", "c3"]
+    assert by_function["kept"][0] == records[0]            # the record as it came: no text field added

@@ -13,10 +13,12 @@ from apache_beam.testing.util import assert_that, equal_to
 from codecorpus.config import ConfigError, default_config
 from codecorpus.jobs.runner import make_local_runner
 from codecorpus.dedup import minhash as mh
-from codecorpus.dedup.deduplicate import minhash_params
-from codecorpus.mix.leakage import (COUNTERS, DEFAULTS, CrossSplitNearDuplicates, eval_train_pairs, examined_members, node, row_signature, settings)
+from codecorpus.dedup.near import NearSettings, signature
+from codecorpus.mix.leakage import COUNTERS, CrossSplitNearDuplicates, eval_train_pairs, examined_members, node
 
-THRESHOLD = DEFAULTS["threshold"]
+SECTION = default_config()["mix"]["leakage_check"]
+SETTINGS = NearSettings.from_config(SECTION, "mix.leakage_check")
+THRESHOLD = SETTINGS.threshold
 
 
 def _code(seed: int, lines: int = 30) -> str:
@@ -33,7 +35,7 @@ def _light_edit(text: str) -> str:
 
 
 def _exact_jaccard(a: str, b: str) -> float:
-    hasher = mh.MinHasher(*minhash_params(DEFAULTS))
+    hasher = mh.MinHasher(*SETTINGS.minhash)
     return mh.exact_jaccard(hasher.shingle_set(a), hasher.shingle_set(b))
 
 
@@ -47,7 +49,7 @@ def _counts(validation=0, test=0, pairs=0, checked=0, giant=0) -> list:
 def _expect(rows: list, expected: list, cfg: dict | None = None) -> None:
     """Run the transform on ``rows`` in a local pipeline; its summed counters must be ``expected``."""
     with beam.Pipeline(runner=make_local_runner(PipelineOptions([]))) as p:
-        stats = (p | beam.Create(rows) | CrossSplitNearDuplicates(cfg or {})
+        stats = (p | beam.Create(rows) | CrossSplitNearDuplicates({**SECTION, **(cfg or {})})
                  | "Sum" >> beam.CombinePerKey(sum))
         assert_that(stats, equal_to(expected))
 
@@ -118,7 +120,7 @@ def test_every_counter_is_present_without_any_eval_split():
 def test_every_counter_is_present_without_any_row():
     with beam.Pipeline(runner=make_local_runner(PipelineOptions([]))) as p:
         stats = (p | beam.Create([("train", "a", "")]) | beam.Filter(lambda r: r[2])
-                 | CrossSplitNearDuplicates({}) | beam.CombinePerKey(sum))
+                 | CrossSplitNearDuplicates(SECTION) | beam.CombinePerKey(sum))
         assert_that(stats, equal_to(_counts()))
 
 
@@ -168,27 +170,24 @@ def test_a_large_bucket_examines_at_most_cap_members_and_favours_the_few_eval_ro
 
 
 def test_row_signature_is_the_dedup_signature_and_none_for_short_texts():
-    hasher = mh.MinHasher(*minhash_params(DEFAULTS))
+    hasher = mh.MinHasher(*SETTINGS.minhash)
     text = _code(3)
-    assert row_signature(hasher, text) == mh.signature_bytes(hasher.signature(text))
-    assert row_signature(hasher, "one two three four") is None  # dedup would sign it as one shingle
-    assert row_signature(hasher, "one two three four five") is not None
-    assert row_signature(hasher, "") is None and row_signature(hasher, None) is None
+    assert signature(hasher, text, short=False) == mh.signature_bytes(hasher.signature(text))
+    assert signature(hasher, "one two three four", short=False) is None  # dedup would sign it as one shingle
+    assert signature(hasher, "one two three four", short=True) is not None
+    assert signature(hasher, "one two three four five", short=False) is not None
+    assert signature(hasher, "", short=False) is None and signature(hasher, None, short=False) is None
 
 
-def test_defaults_sign_like_dedup_near_dedup():
-    near = default_config()["dedup"]["near_dedup"]
-    assert minhash_params(DEFAULTS) == minhash_params(near)
-    assert DEFAULTS["threshold"] == near["threshold"] and DEFAULTS["bucket_cap"] == near["bucket_cap"]
+def test_the_mix_section_signs_like_dedup_near_dedup():
+    near = NearSettings.from_config(default_config()["dedup"]["near_dedup"], "dedup.near_dedup")
+    assert SETTINGS == near
 
 
-def test_settings_fill_in_bands_and_accept_the_mix_section():
-    cfg = settings({})
-    assert (cfg["bands"], cfg["rows"]) == mh.optimal_bands(0.7, 256) == (25, 10)
-    mix_section = default_config()["mix"]["leakage_check"]
-    assert settings(mix_section)["num_perm"] == mix_section["num_perm"]
-    assert CrossSplitNearDuplicates(mix_section).cfg["threshold"] == mix_section["threshold"]
-    assert settings({"bands": 16, "rows": 4, "num_perm": 64})["bands"] == 16
+def test_settings_fill_in_bands_and_take_the_section_as_it_is():
+    assert (SETTINGS.bands, SETTINGS.rows) == mh.optimal_bands(0.7, 256) == (25, 10)
+    assert CrossSplitNearDuplicates(SECTION).settings == SETTINGS
+    assert NearSettings.from_config({**SECTION, "bands": 16, "rows": 4, "num_perm": 64}, "s").bands == 16
     assert sorted(COUNTERS) == sorted(name for name, _ in _counts())
 
 
@@ -199,4 +198,9 @@ def test_settings_fill_in_bands_and_accept_the_mix_section():
 ])
 def test_settings_reject_what_cannot_run(bad):
     with pytest.raises(ConfigError):
-        CrossSplitNearDuplicates(bad)
+        CrossSplitNearDuplicates({**SECTION, **bad})
+
+
+def test_settings_name_a_missing_key():
+    with pytest.raises(ConfigError, match=r"mix.leakage_check: missing key\(s\) \['threshold'\]"):
+        CrossSplitNearDuplicates({k: v for k, v in SECTION.items() if k != "threshold"})

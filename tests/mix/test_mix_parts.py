@@ -22,6 +22,8 @@ from codecorpus.mix import mixing
 from codecorpus.mix.leakage import CrossSplitNearDuplicates, eval_train_pairs, node
 from codecorpus.mix.tokens import (Packer, TokenizeRows, encode_texts, ids_from_bytes, load_tokenizer, pack_documents, token_id)
 
+SECTION = load_config()["mix"]["leakage_check"]
+
 
 def pipeline() -> beam.Pipeline:
     return beam.Pipeline(runner=make_local_runner(PipelineOptions([])))
@@ -207,7 +209,7 @@ def test_near_duplicates_across_splits_are_found_and_within_train_are_not():
             ("validation", "v1", edited), ("test", "x1", base),      # an edit and a copy of a train row
             ("validation", "v2", other), ("test", "x2", _code(3))]   # unrelated
     with pipeline() as p:
-        stats = p | beam.Create(rows) | CrossSplitNearDuplicates({"num_perm": 128}) | beam.CombinePerKey(sum)
+        stats = p | beam.Create(rows) | CrossSplitNearDuplicates({**SECTION, "num_perm": 128}) | beam.CombinePerKey(sum)
         assert_that(stats, lambda pairs: _check_counts(dict(pairs)))
 
 
@@ -222,7 +224,7 @@ def _check_counts(counts):
 def test_every_leakage_counter_is_present_without_eval_rows():
     with pipeline() as p:
         stats = (p | beam.Create([("train", "a", _code(1)), ("train", "b", _code(1))])
-                 | CrossSplitNearDuplicates({}) | beam.CombinePerKey(sum))
+                 | CrossSplitNearDuplicates(SECTION) | beam.CombinePerKey(sum))
         assert_that(stats, equal_to([("leakage/near/validation_rows_with_train_match", 0),
                                      ("leakage/near/test_rows_with_train_match", 0),
                                      ("leakage/near/cross_split_pairs", 0), ("leakage/near/rows_checked", 2),
