@@ -111,6 +111,21 @@ def iter_rows(path: str, undecodable: str = "error") -> Iterator[Row]:
         raise UnreadableFile(f"cannot read {path} after {seen} line(s): {type(e).__name__}: {e}") from e
 
 
+def count_rows(path: str) -> int:
+    """How many rows ``iter_rows`` would yield, cheaply: a Parquet footer's row count, or the
+    non-blank lines of an NDJSON file (read, not parsed)."""
+    try:
+        if file_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            with fsspec.open(path, "rb") as f:
+                return pq.ParquetFile(f).metadata.num_rows
+        with fsspec.open(path, "rb", compression="infer") as f:
+            return sum(1 for line in f if line.strip() and line.strip() != codecs.BOM_UTF8)
+    except Exception as e:  # noqa: BLE001
+        raise UnreadableFile(f"cannot read {path}: {type(e).__name__}: {e}") from e
+
+
 def file_events(path: str, table: str, to_record: Callable[[Row], Any], max_raw_chars: int = 1_000_000,
                 undecodable: str = "error", key_field: Optional[str] = None) -> Iterator:
     """Events for one file: ``to_record(row)`` for each usable row (a record, or a ``DeadLetter``
