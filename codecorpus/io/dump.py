@@ -65,3 +65,52 @@ def iter_file_events(path: str, table: str, max_raw_chars: int = 1_000_000) -> I
     # Undecodable blob text keeps its blob id: the commits that use it are dead-lettered with the reason.
     undecodable = "surrogateescape" if table == "contents" else "error"
     return file_events(path, table, _normalised(table), max_raw_chars, undecodable, key_field=KEY_FIELDS[table])
+
+
+# --- a dump folder written by ``export-git`` -----------------------------------------------------
+
+# Every table a job reads from a dump: a file of any of them left in a folder is read next time.
+DUMP_TABLES = ("commits", "contents", "licenses", "files", "languages")
+# What ``export-git`` writes (``io.git.export_dump``), and the marker that says the folder is its.
+EXPORT_TABLE_FILES = ("commits.jsonl.gz", "contents.jsonl.gz", "licenses.jsonl.gz", "files.jsonl.gz")
+EXPORT_MARKER = "_codecorpus_export_git.json"
+
+
+class DumpFolderError(ValueError):
+    """An ``export-git`` output folder that may not be written (or replaced)."""
+
+
+def check_export_folder(output: str, overwrite: bool) -> None:
+    """Before anything is written: a missing or empty folder is fine; a non-empty one needs
+    ``overwrite`` and must be an export-git dump (its marker, or nothing but export-git's own
+    table files, as dumps written before the marker have). Nothing is deleted here."""
+    fs, root = fsspec.core.url_to_fs(output)
+    if not fs.exists(root):
+        return
+    if not fs.isdir(root):
+        raise DumpFolderError(f"{output} is a file: give a folder for the dump")
+    names = {posixpath.basename(p.rstrip("/")) for p in fs.ls(root, detail=False)}
+    if not names:
+        return
+    if not overwrite:
+        raise DumpFolderError(f"{output} exists and is not empty; pass --overwrite to replace the export-git dump "
+                              "in it")
+    if EXPORT_MARKER not in names and not names <= set(EXPORT_TABLE_FILES):
+        raise DumpFolderError(f"{output} is not an export-git dump (no {EXPORT_MARKER}; it holds "
+                              f"{', '.join(sorted(names)[:5])}{' …' if len(names) > 5 else ''}): refusing to replace "
+                              "anything in it; choose another --output")
+
+
+def finish_export_folder(output: str) -> list[str]:
+    """After a successful export: removes the table files export-git did not just write (a
+    ``commits-000000000001.json.gz`` or a ``files/`` shard would be read with the new tables) and
+    writes the marker. Returns what was removed. Files no reader picks up are left alone."""
+    fs, root = fsspec.core.url_to_fs(output)
+    root = root.rstrip("/")
+    ours = {posixpath.join(root, name) for name in EXPORT_TABLE_FILES}
+    stale = sorted({fsspec.core.url_to_fs(f)[1] for table in DUMP_TABLES for f in table_files(output, table)} - ours)
+    for path in stale:
+        fs.rm(path)
+    with fs.open(posixpath.join(root, EXPORT_MARKER), "w") as f:
+        f.write('{"written_by": "codecorpus export-git", "tables": ["commits", "contents", "licenses", "files"]}\n')
+    return stale
