@@ -165,7 +165,8 @@ def estimate_output(plan: Plan, mix: dict) -> dict:
 
 def check_output_bound(estimate: dict, bound) -> None:
     """Refuse, before anything runs, a mixture whose estimate exceeds ``mix.max_output_rows``
-    (null: no bound): ``repeat: 1.0e+7`` on 40 rows was OOM-killed after three minutes."""
+    (``None``, from Python only: no bound): ``repeat: 1.0e+7`` on 40 rows was OOM-killed after
+    three minutes."""
     if bound is None:
         return
     if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:

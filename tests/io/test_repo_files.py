@@ -122,9 +122,10 @@ def test_plain_folder_skips_fifos(tmp_path):
 
 
 def test_relative_inputs_are_resolved_on_the_launcher(tmp_path, monkeypatch):
-    """14.3: `git:.` or a relative folder was resolved on the worker, against its own directory."""
+    """14.3: a relative folder or dump was resolved on the worker, against its own directory
+    (`git:` paths are made absolute by ``check_repository``)."""
     (tmp_path / "src").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert parse_inputs(["git:.,src"]).paths == (str(tmp_path), str(tmp_path / "src"))
     assert parse_inputs(["src"]).paths == (str(tmp_path / "src"),)
+    assert parse_inputs(["./src/"]).paths == (str(tmp_path / "src"),)
     assert parse_inputs(["gs://bucket/dump"]).paths == ("gs://bucket/dump",)
