@@ -57,7 +57,7 @@ def to_raw_text(value: Any) -> str:
         return value.decode("utf-8", "replace")
     try:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=repr)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: a record nested ~1,000 deep
         return repr(value)
 
 

@@ -29,7 +29,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import fsspec
 import numpy as np
 
-from codecorpus.io.dump import file_format
+from codecorpus.io.rows import file_format, iter_rows
 from codecorpus.dedup.minhash import ngram_hashes, token_hashes, window_hashes
 
 MAX_BENCHMARKS = 64  # one bit each in the index's masks
@@ -54,21 +54,16 @@ def _texts_of(obj, fields: Optional[Sequence[str]]) -> Iterator[str]:
 
 
 def load_texts(path: str, fields: Optional[Sequence[str]] = None) -> Iterator[str]:
-    """The texts of one evaluation file (see the module docstring for formats)."""
+    """The texts of one evaluation file (see the module docstring for formats). A malformed line
+    raises: an evaluation set read in part would decontaminate in part."""
     kind = file_format(path)
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        with fsspec.open(path, "rb") as f:
-            for row in pq.read_table(f).to_pylist():
-                yield from _texts_of(row, fields)
-    elif kind == "ndjson" and not _JSON_DOCUMENT.search(path):
-        with fsspec.open(path, "rt", encoding="utf-8", compression="infer") as f:
-            for line in f:
-                if line.strip():
-                    yield from _texts_of(json.loads(line), fields)
+    if kind == "parquet" or (kind == "ndjson" and not _JSON_DOCUMENT.search(path)):
+        for row in iter_rows(path):
+            if row.error is not None:
+                raise ValueError(f"evaluation file {row.source}: {row.error}")
+            yield from _texts_of(row.value, fields)
     elif kind == "ndjson":
-        with fsspec.open(path, "rt", encoding="utf-8", compression="infer") as f:
+        with fsspec.open(path, "rt", encoding="utf-8-sig", compression="infer") as f:
             data = json.load(f)
         for obj in data if isinstance(data, list) else [data]:
             yield from _texts_of(obj, fields)

@@ -4,32 +4,21 @@ A dump is a folder (local, ``gs://``, ``memory://`` …) holding, per table, a f
 it (``commits.jsonl.gz``, ``commits.parquet``), sharded files (``commits-000000000001.json.gz``,
 as BigQuery's wildcard export writes them), or a sub-folder (``commits/…``).
 
-``iter_file_events`` reads one file line by line and yields normalised records, dead letters
-for lines that cannot be used, and one ``read/<table>`` count: it never raises for bad data.
+``iter_file_events`` reads one file line by line (``io.rows``) and yields normalised records,
+dead letters for lines that cannot be used, and its ``lines/<table>`` and ``read/<table>``
+counts: bad data never raises; a file that cannot be read does.
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from typing import Iterator
 
 import fsspec
 
-from codecorpus.io.records import KEY_FIELDS, RecordError, normalise
-from codecorpus.core.routing import Count, dead_letter
-
-_JSON_SUFFIX = re.compile(r"\.(json|jsonl|ndjson)(\.(gz|gzip|bz2|zst|xz))?$", re.IGNORECASE)
-_PARQUET_SUFFIX = re.compile(r"\.parquet$", re.IGNORECASE)
-
-
-def file_format(path: str) -> str | None:
-    if _PARQUET_SUFFIX.search(path):
-        return "parquet"
-    if _JSON_SUFFIX.search(path):
-        return "ndjson"
-    return None
+from codecorpus.io.records import KEY_FIELDS, normalise
+from codecorpus.io.rows import Row, file_events, file_format
 
 
 def _belongs_to(relative_path: str, table: str) -> bool:
@@ -58,72 +47,70 @@ def table_files(root: str, table: str) -> list[str]:
     return sorted(found)
 
 
-def _parse_line(line: bytes, table: str, source: str, max_raw_chars: int):
-    """One NDJSON line -> a normalised record or a dead letter."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if table != "contents":
-            return dead_letter("parse", table, None, f"line is not valid UTF-8: {e}", line, source, max_raw_chars)
-        # Keep the blob id: the commits that use this blob are dead-lettered with the reason.
-        text = line.decode("utf-8", "surrogateescape")
-    try:
-        raw = json.loads(text)
-    except ValueError as e:
-        return dead_letter("parse", table, None, f"malformed JSON: {e}", text, source, max_raw_chars)
-    try:
-        record = normalise(table, raw)
-    except RecordError as e:
-        key = raw.get(KEY_FIELDS[table]) if isinstance(raw, dict) else None
-        return dead_letter("parse", table, key if isinstance(key, str) else None,
-                           f"invalid record: {e}", text, source, max_raw_chars)
-    if table == "commits":
-        record["_source"] = source
-    return record
-
-
-def _iter_ndjson(path: str, table: str, max_raw_chars: int) -> Iterator:
-    with fsspec.open(path, "rb", compression="infer") as f:
-        for line_number, line in enumerate(f, start=1):
-            line = line.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            yield _parse_line(line, table, f"{path}:{line_number}", max_raw_chars)
-
-
-def _iter_parquet(path: str, table: str, max_raw_chars: int) -> Iterator:
-    import pyarrow.parquet as pq
-
-    with fsspec.open(path, "rb") as f:
-        row_number = 0
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
-            for raw in batch.to_pylist():
-                row_number += 1
-                source = f"{path}#{row_number}"
-                try:
-                    record = normalise(table, raw)
-                except RecordError as e:
-                    yield dead_letter("parse", table, None, f"invalid record: {e}", raw, source, max_raw_chars)
-                    continue
-                if table == "commits":
-                    record["_source"] = source
-                yield record
+def _normalised(table: str):
+    def to_record(row: Row) -> dict:
+        record = normalise(table, row.value)
+        if table == "commits":
+            record["_source"] = row.source
+        return record
+    return to_record
 
 
 def iter_file_events(path: str, table: str, max_raw_chars: int = 1_000_000) -> Iterator:
-    """Records, dead letters and the ``read/<table>`` count of one dump file.
+    """Records, dead letters and the ``lines/<table>`` and ``read/<table>`` counts of one dump file.
 
-    Every non-blank line (or Parquet row) counts as one record read. A file that breaks off
-    (truncated gzip, corrupt Parquet) yields one more dead letter for the unreadable rest.
+    Every non-blank line (or Parquet row) counts as one record read, good or bad. A file that
+    cannot be read to its end raises (``rows.UnreadableFile``): the runner retries it.
     """
-    reader = _iter_parquet if file_format(path) == "parquet" else _iter_ndjson
-    read = 0
-    try:
-        for event in reader(path, table, max_raw_chars):
-            read += 1
-            yield event
-    except Exception as e:  # noqa: BLE001 - a broken file must not stop the job
-        read += 1
-        yield dead_letter("read", table, None, f"file unreadable after {read - 1} records: "
-                          f"{type(e).__name__}: {e}", "", path, max_raw_chars)
-    yield Count(f"read/{table}", read)
+    # Undecodable blob text keeps its blob id: the commits that use it are dead-lettered with the reason.
+    undecodable = "surrogateescape" if table == "contents" else "error"
+    return file_events(path, table, _normalised(table), max_raw_chars, undecodable, key_field=KEY_FIELDS[table])
+
+
+# --- a dump folder written by ``export-git`` -----------------------------------------------------
+
+# Every table a job reads from a dump: a file of any of them left in a folder is read next time.
+DUMP_TABLES = ("commits", "contents", "licenses", "files", "languages")
+# What ``export-git`` writes (``io.git.export_dump``), and the marker that says the folder is its.
+EXPORT_TABLE_FILES = ("commits.jsonl.gz", "contents.jsonl.gz", "licenses.jsonl.gz", "files.jsonl.gz")
+EXPORT_MARKER = "_codecorpus_export_git.json"
+
+
+class DumpFolderError(ValueError):
+    """An ``export-git`` output folder that may not be written (or replaced)."""
+
+
+def check_export_folder(output: str, overwrite: bool) -> None:
+    """Before anything is written: a missing or empty folder is fine; a non-empty one needs
+    ``overwrite`` and must be an export-git dump (its marker, or nothing but export-git's own
+    table files, as dumps written before the marker have). Nothing is deleted here."""
+    fs, root = fsspec.core.url_to_fs(output)
+    if not fs.exists(root):
+        return
+    if not fs.isdir(root):
+        raise DumpFolderError(f"{output} is a file: give a folder for the dump")
+    names = {posixpath.basename(p.rstrip("/")) for p in fs.ls(root, detail=False)}
+    if not names:
+        return
+    if not overwrite:
+        raise DumpFolderError(f"{output} exists and is not empty; pass --overwrite to replace the export-git dump "
+                              "in it")
+    if EXPORT_MARKER not in names and not names <= set(EXPORT_TABLE_FILES):
+        raise DumpFolderError(f"{output} is not an export-git dump (no {EXPORT_MARKER}; it holds "
+                              f"{', '.join(sorted(names)[:5])}{' …' if len(names) > 5 else ''}): refusing to replace "
+                              "anything in it; choose another --output")
+
+
+def finish_export_folder(output: str) -> list[str]:
+    """After a successful export: removes the table files export-git did not just write (a
+    ``commits-000000000001.json.gz`` or a ``files/`` shard would be read with the new tables) and
+    writes the marker. Returns what was removed. Files no reader picks up are left alone."""
+    fs, root = fsspec.core.url_to_fs(output)
+    root = root.rstrip("/")
+    ours = {posixpath.join(root, name) for name in EXPORT_TABLE_FILES}
+    stale = sorted({fsspec.core.url_to_fs(f)[1] for table in DUMP_TABLES for f in table_files(output, table)} - ours)
+    for path in stale:
+        fs.rm(path)
+    with fs.open(posixpath.join(root, EXPORT_MARKER), "w") as f:
+        f.write('{"written_by": "codecorpus export-git", "tables": ["commits", "contents", "licenses", "files"]}\n')
+    return stale

@@ -8,11 +8,18 @@ raises ``RecordError`` for anything else, which the readers turn into a dead let
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 
 class RecordError(ValueError):
     """A record that cannot be used; the message says which field and why."""
+
+
+def invalid_record(e: Exception) -> str:
+    """A dead letter's error for a record whose normalising raised: any exception counts (one
+    bad value dead-letters its record only), named when it is not a ``RecordError``."""
+    return f"invalid record: {e}" if isinstance(e, RecordError) else f"invalid record: {type(e).__name__}: {e}"
 
 
 def _opt_str(value: Any, field: str) -> Optional[str]:
@@ -29,18 +36,31 @@ def _req_str(value: Any, field: str) -> str:
     raise RecordError(f"field '{field}' must be a string, got {type(value).__name__}")
 
 
+# Integer fields are INT64 in BigQuery and in our Parquet tables: anything outside cannot be written.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")  # ASCII digits only: "²".isdigit() is True, int("²") fails
+
+
 def _opt_int(value: Any, field: str) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool):
         raise RecordError(f"field '{field}' must be an integer, got bool")
+    number = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)  # BigQuery exports INT64 as JSON strings
-    raise RecordError(f"field '{field}' must be an integer, got {value!r:.40}")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        text = value.strip()  # BigQuery exports INT64 as JSON strings
+        if len(text.lstrip("-")) > 19:  # before int(): 5,000 digits would raise (or take a while)
+            raise RecordError(f"field '{field}' is outside the 64-bit integer range: {value!r:.40}")
+        number = int(text)
+    if number is None:
+        raise RecordError(f"field '{field}' must be an integer, got {value!r:.40}")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise RecordError(f"field '{field}' is outside the 64-bit integer range: {str(number)[:40]}")
+    return number
 
 
 def _opt_bool(value: Any, field: str) -> Optional[bool]:

@@ -16,11 +16,13 @@ counted as ``filter/file_kind/<kind>``; a missing or undecodable blob is a dead 
 
 from __future__ import annotations
 
+import os
 import posixpath
 from typing import Callable, Optional
 
 import apache_beam as beam
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from codecorpus.io import dump
 from codecorpus.io.records import is_encodable
@@ -98,39 +100,67 @@ def folder_repo_name(root: str) -> str:
     return f"local/{posixpath.basename(root.rstrip('/')) or 'root'}"
 
 
+def _is_plain_file(info: dict) -> bool:
+    """A regular file, not a symlink (fsspec's local filesystem says ``islink``) and not a fifo,
+    socket or device (``type: other``), which would block or read something else."""
+    return info.get("type") == "file" and not info.get("islink")
+
+
+def _read_plain_file(fs, path: str) -> bytes:
+    """The bytes of a regular file; on a local disk opened with ``O_NOFOLLOW``, so a file swapped
+    for a symlink after the listing is refused rather than followed."""
+    if isinstance(fs, LocalFileSystem):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+    with fs.open(path, "rb") as f:
+        return f.read()
+
+
 def folder_license(root: str) -> Optional[str]:
     from codecorpus.io.git import detect_license
 
     fs, path = fsspec.core.url_to_fs(root)
-    for entry in sorted(fs.ls(path, detail=False)):
-        if posixpath.basename(entry).lower() in LICENSE_FILE_NAMES and fs.isfile(entry):
-            with fs.open(entry, "rb") as f:
-                found = detect_license(f.read(200_000).decode("utf-8", "replace"))
+    for entry in sorted(fs.ls(path, detail=True), key=lambda e: e["name"]):
+        if posixpath.basename(entry["name"]).lower() in LICENSE_FILE_NAMES and _is_plain_file(entry):
+            found = detect_license(_read_plain_file(fs, entry["name"])[:200_000].decode("utf-8", "replace"))
             if found:
                 return found
     return None
 
 
 def folder_file_events(root: str, keep_path, max_bytes: int, max_raw_chars: int = 1_000_000):
-    """Records (or drops / dead letters) for every file under a plain folder."""
+    """Records (or drops / dead letters) for every file under a plain folder. Nothing is read
+    through a symlink: a link (to a file, a folder or nowhere) is counted as
+    ``filter/file_kind/symlink``, as the ``git:`` input does; fifos, sockets and devices as
+    ``filter/file_kind/special``."""
     fs, base = fsspec.core.url_to_fs(root)
     base = base.rstrip("/")
     repo, licence = folder_repo_name(root), folder_license(root)
     read = 0
-    for full in sorted(fs.find(base)):
+    entries = fs.find(base, detail=True)  # symlinked folders are listed, not descended into
+    for full in sorted(entries):
+        info = entries[full]
         path = full[len(base):].lstrip("/")
         if any(part.startswith(".") for part in path.split("/")):
             continue  # .git and other hidden folders are not part of the corpus
         read += 1
+        if info.get("islink"):
+            yield Drop("filter/file_kind/symlink")
+            continue
+        if not _is_plain_file(info):
+            yield Drop("filter/file_kind/special")
+            continue
         reason = keep_path(path) if keep_path else None
         if reason:
             yield Drop(f"filter/path/{reason}")
             continue
-        size = fs.size(full)
+        size = info.get("size")
+        if size is None:
+            size = fs.size(full)
         data = b""
         if size is not None and size <= max_bytes:
-            with fs.open(full, "rb") as f:
-                data = f.read()
+            data = _read_plain_file(fs, full)
         binary = b"\x00" in data[:8000]
         content = None if binary or size > max_bytes else data.decode("utf-8", "surrogateescape")
         if content is not None and not is_encodable(content):

@@ -10,13 +10,12 @@ Every source yields the same normalised records, dead letters and ``read/<table>
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass, field
 
 import apache_beam as beam
 
 from codecorpus.io import dump
-from codecorpus.io.records import RecordError, normalise
+from codecorpus.io.records import invalid_record, normalise
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events, route_stream
 
 
@@ -30,8 +29,15 @@ class InputSpec:
         return {"kind": self.kind, "paths": list(self.paths), "dataset": self.dataset}
 
 
+def resolve_local(path: str) -> str:
+    """A local path made absolute here, on the launcher: a worker resolving ``.`` or ``out/dump``
+    against its own working directory would read something else, or nothing. URLs are kept."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def parse_inputs(values: list[str]) -> InputSpec:
-    """Parse one or more ``--input`` values; all must be of one kind."""
+    """Parse one or more ``--input`` values; all must be of one kind. Local paths come back
+    absolute (``resolve_local``; repositories by ``check_repository``)."""
     if not values:
         raise ValueError("--input is required")
     kinds, paths, datasets = set(), [], []
@@ -46,7 +52,7 @@ def parse_inputs(values: list[str]) -> InputSpec:
             datasets.append(parse_dataset(value))
         else:
             kinds.add("dump")
-            paths.append(value)
+            paths.append(resolve_local(value))
     if len(kinds) > 1:
         raise ValueError(f"--input values mix kinds ({', '.join(sorted(kinds))}); use one kind per run")
     kind = kinds.pop()
@@ -86,8 +92,9 @@ def git_table_events(repo_path: str, table: str, max_raw_chars: int):
         read += 1
         try:
             record = normalise(table, raw)
-        except RecordError as e:
-            yield dead_letter("parse", table, None, f"invalid record: {e}", raw, f"git:{repo_path}", max_raw_chars)
+        except Exception as e:  # noqa: BLE001 - one bad record is a dead letter, never its repository's end
+            yield dead_letter("parse", table, None, invalid_record(e), raw, f"git:{repo_path}",
+                              max_raw_chars)
             continue
         if table == "commits":
             record["_source"] = f"git:{repo_path}"
@@ -116,9 +123,10 @@ class _NormaliseRow(beam.DoFn):
             if self.table == "commits":
                 record["_source"] = "bigquery"
             events = [Count(f"read/{self.table}"), record]
-        except RecordError as e:
+        except Exception as e:  # noqa: BLE001 - one bad row is a dead letter
             events = [Count(f"read/{self.table}"),
-                      dead_letter("parse", self.table, None, f"invalid record: {e}", raw, "bigquery", self.max_raw_chars)]
+                      dead_letter("parse", self.table, None, invalid_record(e), raw, "bigquery",
+                                  self.max_raw_chars)]
         yield from route_events(events, f"read/{self.table}")
 
 

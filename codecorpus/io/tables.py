@@ -2,9 +2,10 @@
 ``dedup`` that work on a user's dataset rather than on a ``github_repos`` dump).
 
 An input spec is a file, a folder (every ``*.parquet`` / ``*.json[l]`` / ``*.ndjson`` file under
-it, compressed or not) or a glob, on any fsspec filesystem. Records are plain dicts. Malformed
-lines, non-objects and undecodable text become dead letters (table ``records``); every line or
-row read counts as ``read/records``.
+it, compressed or not) or a glob, on any fsspec filesystem, read by ``io.rows``. Records are
+plain dicts. Malformed lines, non-objects and undecodable text become dead letters (table
+``records``); every line or row read counts as ``read/records`` (and ``lines/records``); a file
+that cannot be read raises.
 
 The output schema is the input's: Parquet schemas are unified across files; for JSON it is
 inferred from the first records (``infer_schema``). ``conform`` checks each output row against it
@@ -13,16 +14,15 @@ so one odd row is dead-lettered instead of failing its whole shard.
 
 from __future__ import annotations
 
-import json
 from typing import Iterator, Optional
 
 import apache_beam as beam
 import fsspec
 import pyarrow as pa
 
-from codecorpus.io.dump import file_format
 from codecorpus.io.records import unencodable_field
-from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_stream
+from codecorpus.io.rows import Row, file_events, file_format
+from codecorpus.core.routing import DEAD_LETTER, STATS, dead_letter, route_stream
 
 TABLE = "records"
 
@@ -50,52 +50,25 @@ def record_files(specs: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def _checked(raw, source: str, max_raw_chars: int, table: str = TABLE):
-    if not isinstance(raw, dict):
-        return dead_letter("parse", table, None, f"a record must be a JSON object, got {type(raw).__name__}",
-                           raw, source, max_raw_chars)
-    bad = unencodable_field(raw)
-    if bad:
-        return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", raw, source,
-                           max_raw_chars)
-    return raw
+def _checked(table: str, max_raw_chars: int):
+    def to_record(row: Row):
+        raw = row.value
+        if not isinstance(raw, dict):
+            return dead_letter("parse", table, None, f"a record must be a JSON object, got {type(raw).__name__}",
+                               row.raw, row.source, max_raw_chars)
+        bad = unencodable_field(raw)
+        if bad:
+            return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", row.raw, row.source,
+                               max_raw_chars)
+        return raw
+    return to_record
 
 
 def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE) -> Iterator:
-    """Records, dead letters and one ``read/<table>`` count for one file (``table`` names the
-    input in counters and dead letters: ``records`` unless a job reads several tables)."""
-    read = 0
-    try:
-        if file_format(path) == "parquet":
-            import pyarrow.parquet as pq
-
-            with fsspec.open(path, "rb") as f:
-                for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
-                    for raw in batch.to_pylist():
-                        read += 1
-                        yield _checked(raw, f"{path}#{read}", max_raw_chars, table)
-        else:
-            with fsspec.open(path, "rb", compression="infer") as f:
-                for number, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    read += 1
-                    source = f"{path}:{number}"
-                    try:
-                        raw = json.loads(line.decode("utf-8"))
-                    except UnicodeDecodeError as e:
-                        yield dead_letter("parse", table, None, f"line is not valid UTF-8: {e}", line, source,
-                                          max_raw_chars)
-                        continue
-                    except ValueError as e:
-                        yield dead_letter("parse", table, None, f"malformed JSON: {e}", line, source, max_raw_chars)
-                        continue
-                    yield _checked(raw, source, max_raw_chars, table)
-    except Exception as e:  # noqa: BLE001 - a broken file must not stop the job
-        read += 1
-        yield dead_letter("read", table, None, f"file unreadable after {read - 1} records: {type(e).__name__}: {e}",
-                          "", path, max_raw_chars)
-    yield Count(f"read/{table}", read)
+    """Records, dead letters and the ``lines/<table>`` and ``read/<table>`` counts for one file
+    (``table`` names the input in counters and dead letters: ``records`` unless a job reads
+    several tables). A file that cannot be read to its end raises (``rows.UnreadableFile``)."""
+    return file_events(path, table, _checked(table, max_raw_chars), max_raw_chars)
 
 
 class _ReadRecordFile(beam.DoFn):

@@ -106,7 +106,7 @@ def add_arguments(parser) -> None:
 
 
 def configure(args, config: dict) -> dict:
-    mix = config["mix"]
+    mix = mixing.fix_yaml_on_keys(config["mix"])
     if args.seed is not None:
         mix["seed"] = args.seed
     if args.tokenizer:

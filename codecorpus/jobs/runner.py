@@ -23,6 +23,7 @@ from codecorpus.io import manifest as manifest_io
 from codecorpus import schemas
 from codecorpus.core.routing import STATS, Ledger, dead_letter_order, routed
 from codecorpus.io.parquet import WriteTable, finalise_table, join_path
+from codecorpus.io.rows import lines_identity
 
 _LOG = logging.getLogger("codecorpus")
 
@@ -141,6 +142,8 @@ def finish(output: str, tables: dict, config: dict, input_description: dict, acc
         raise IncompleteRunError(
             f"the run finished but its counters ({output}/_tmp/stats.json) are missing: the workers could not "
             "write to --output (a local path on remote workers?) or the run was cut short; nothing was published")
+    if any(name.startswith("lines/") for name in counters):  # the file readers count their lines
+        accounting = {**accounting, "lines": lines_identity}
     finalisers = finalisers or {}
     files = {name: finalisers.get(name, finalise_table)(output, name, schema, config["output"]["compression"])
              for name, schema in tables.items()}

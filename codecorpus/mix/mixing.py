@@ -106,6 +106,17 @@ def template_fields(template: str) -> set[str]:
         raise ConfigError(f"template {template!r} is not a valid format string: {e}") from e
 
 
+def fix_yaml_on_keys(mix: dict) -> dict:
+    """YAML 1.1 (PyYAML) reads an unquoted key ``on`` as true: the README's ``join: {…, on: db_id}``
+    is ``{True: "db_id"}``. Fixed in the config itself, so the manifest records ``on`` (and can be
+    written: JSON keys are text)."""
+    for entry in mix.get("sources") or []:
+        join = entry.get("join") if isinstance(entry, dict) else None
+        if isinstance(join, dict) and True in join and "on" not in join:
+            entry["join"] = {("on" if key is True else key): value for key, value in join.items()}
+    return mix
+
+
 def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source]:
     """``mix.sources`` (a list of mappings) -> checked ``Source``s; ``paths`` (name -> path, from
     ``--input NAME=PATH``) override or supply a source's ``path``."""
@@ -114,6 +125,7 @@ def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source
         raise ConfigError("mix.sources must list at least one source (name, path, kind ...); "
                           "see `codecorpus mix --help`")
     paths = dict(paths or {})
+    fix_yaml_on_keys(mix)
     sources, seen = [], set()
     for i, entry in enumerate(raw):
         where = f"mix.sources[{i}]"
@@ -148,8 +160,8 @@ def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source
         if len(amounts) > 1:
             raise ConfigError(f"source '{name}': give at most one of {', '.join(AMOUNTS)}")
         amount = amounts[0] if amounts else ("repeat", 1.0)
-        if not isinstance(amount[1], (int, float)) or isinstance(amount[1], bool) or amount[1] < 0:
-            raise ConfigError(f"source '{name}': {amount[0]} must be a number >= 0, got {amount[1]!r}")
+        if not is_amount(amount[1]):
+            raise ConfigError(f"source '{name}': {amount[0]} must be a finite number >= 0, got {amount[1]!r}")
         sources.append(Source(name=name, path=str(path), kind=kind, render=render, templates=templates,
                               where=_parse_where(name, entry.get("where")), amount=amount,
                               clusters=entry.get("clusters"), join=_parse_join(name, entry.get("join"))))
@@ -162,6 +174,11 @@ def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source
     if weighted and not sum(s.amount[1] for s in sources) > 0:
         raise ConfigError("mix: the weights must not all be 0")
     return sources
+
+
+def is_amount(value: Any) -> bool:
+    """A finite number >= 0 (YAML's ``.inf`` and ``.nan`` are floats too)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def _check_render_templates(name: str, render: str, templates: dict) -> None:

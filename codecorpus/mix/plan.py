@@ -13,6 +13,7 @@ import fsspec
 
 from codecorpus.config import ConfigError
 from codecorpus.io import manifest as manifest_io
+from codecorpus.io import rows as rows_io
 from codecorpus.io import tables
 from codecorpus.io.parquet import join_path
 from codecorpus.mix import mixing
@@ -36,6 +37,7 @@ class Plan:
     group_by_repo: bool = False
     tokens_before_sampling: bool = False   # token targets / token weights: count every row's tokens first
     cluster_paths: list = field(default_factory=list)
+    estimate: dict = field(default_factory=dict)   # the output's size as planned (estimate_output)
 
     def tokenize(self):
         """Token counts for rows (slim or not: the text is rebuilt to count it), and the ids of
@@ -57,7 +59,7 @@ class Plan:
                                      "clusters": s.clusters, "join": s.join, "where": {k: list(v) for k, v in
                                                                                        s.where.items()},
                                      "amount": {s.amount[0]: s.amount[1]}} for s in self.sources},
-                "clusters": self.cluster_paths, "tokenizer": self.tokenizer}
+                "clusters": self.cluster_paths, "tokenizer": self.tokenizer, "estimate": self.estimate}
 
 
 def plan_inputs(mix: dict, paths: dict) -> Plan:
@@ -99,12 +101,82 @@ def plan_inputs(mix: dict, paths: dict) -> Plan:
         from codecorpus.mix.tokens import load_tokenizer
 
         load_tokenizer(tokenizer)
-    return Plan(sources=sources, files=files, join_files=join_files, cluster_files=cluster_files,
+    if mix.get("total") is not None and not mixing.is_amount(mix["total"]):
+        raise ConfigError(f"mix.total must be a finite number >= 0 or null, got {mix['total']!r}")
+    plan = Plan(sources=sources, files=files, join_files=join_files, cluster_files=cluster_files,
                 splits=mixing.active_splits(fractions), fractions=fractions, seed=int(mix["seed"]),
                 chat_template=dict(mix["chat_template"]), leakage_config=dict(mix["leakage_check"]),
                 tokenizer=tokenizer, packing=packing, cluster_paths=cluster_paths,
                 group_by_repo=bool(mix["group_by_repo"]) or any(s.kind == "repo_documents" for s in sources),
                 tokens_before_sampling=bool(needs_tokens))
+    plan.estimate = estimate_output(plan, mix)
+    check_output_bound(plan.estimate, mix.get("max_output_rows"))
+    return plan
+
+
+# --- the output's size, before anything runs ------------------------------------------------------
+
+TOKEN_SAMPLE_ROWS = 256  # rows rendered and tokenized per source to estimate its tokens per row
+
+
+def _mean_tokens(source, files: list, template: dict, tokenizer) -> float:
+    """Tokens per row of a source, from its first rows rendered as the job renders them
+    (columns a join would add are empty here: an estimate)."""
+    from codecorpus.mix.tokens import encode_texts
+
+    texts = []
+    for path in files:
+        for row in rows_io.iter_rows(path):
+            if isinstance(row.value, dict):
+                padded = {**dict.fromkeys(source.columns_needed()), **row.value}
+                try:
+                    texts.append(mixing.complete(mixing.render(padded, source, template), template)["text"])
+                except Exception:  # noqa: BLE001 - a row the job would dead-letter counts for nothing
+                    continue
+            if len(texts) >= TOKEN_SAMPLE_ROWS:
+                break
+        if len(texts) >= TOKEN_SAMPLE_ROWS:
+            break
+    ids = encode_texts(tokenizer, texts)
+    return sum(map(len, ids)) / len(ids) if ids else 0.0
+
+
+def estimate_output(plan: Plan, mix: dict) -> dict:
+    """The rows ``examples/`` gets at most: each source's rows (counted from the files, before
+    ``where``) times its sampling rate, which ``mixing.sampling_rates`` computes from them as the
+    job will. Token amounts use tokens per row measured on a sample of each source's rows."""
+    rows_in = {s.name: sum(rows_io.count_rows(f) for f in plan.files[s.name]) for s in plan.sources}
+    tokens_in = dict.fromkeys(rows_in, 0)
+    if plan.tokens_before_sampling:
+        from codecorpus.mix.tokens import load_tokenizer
+
+        tokenizer = load_tokenizer(plan.tokenizer)
+        for s in plan.sources:
+            if rows_in[s.name]:
+                mean = _mean_tokens(s, plan.files[s.name], plan.chat_template, tokenizer)
+                tokens_in[s.name] = round(rows_in[s.name] * mean)
+    rates = mixing.sampling_rates(plan.sources, {n: (rows_in[n], tokens_in[n]) for n in rows_in}, mix)
+    sources = {n: {"rows": rows_in[n], "rate": rates[n], "rows_out": rows_in[n] * rates[n]} for n in rows_in}
+    if plan.tokens_before_sampling:
+        for n in sources:
+            sources[n]["tokens"] = tokens_in[n]
+    return {"rows": sum(e["rows_out"] for e in sources.values()), "sources": sources}
+
+
+def check_output_bound(estimate: dict, bound) -> None:
+    """Refuse, before anything runs, a mixture whose estimate exceeds ``mix.max_output_rows``
+    (``None``, from Python only: no bound): ``repeat: 1.0e+7`` on 40 rows was OOM-killed after
+    three minutes."""
+    if bound is None:
+        return
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
+        raise ConfigError(f"mix.max_output_rows must be a positive integer or null, got {bound!r}")
+    if estimate["rows"] > bound:
+        detail = "; ".join(f"{name}: {e['rows']:,} rows x rate {e['rate']:.6g} = {e['rows_out']:,.0f}"
+                           for name, e in estimate["sources"].items())
+        raise ConfigError(f"mix: the plan would write about {estimate['rows']:,.0f} rows ({detail}), more than "
+                          f"mix.max_output_rows ({bound:,}); lower the amounts (repeat, target_rows, target_tokens, "
+                          "total) or raise mix.max_output_rows")
 
 
 def _packing(cfg: dict, tokenizer: Optional[str]) -> dict:

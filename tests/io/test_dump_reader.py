@@ -1,6 +1,7 @@
 """Finding a dump's table files and reading them line by line, bad lines included."""
 
 import gzip
+import io
 import json
 
 import pyarrow as pa
@@ -9,6 +10,8 @@ import pytest
 
 from codecorpus.io.dump import iter_file_events, table_files
 from codecorpus.io.records import RecordError, normalise
+from codecorpus.io import rows
+from codecorpus.io.rows import UnreadableFile
 from codecorpus.core.routing import Count, DeadLetter
 
 
@@ -16,9 +19,10 @@ def events_of(path, table):
     events = list(iter_file_events(str(path), table))
     records = [e for e in events if isinstance(e, dict)]
     dead = [e.row for e in events if isinstance(e, DeadLetter)]
-    counts = [e for e in events if isinstance(e, Count)]
-    assert len(counts) == 1 and counts[0].counter == f"read/{table}"
-    return records, dead, counts[0].value
+    counts = {e.counter: e.value for e in events if isinstance(e, Count)}
+    assert set(counts) == {f"read/{table}", f"lines/{table}"}
+    assert counts[f"lines/{table}"] == counts[f"read/{table}"] == len(records) + len(dead)  # lines identity
+    return records, dead, counts[f"read/{table}"]
 
 
 def test_table_files_finds_single_sharded_and_folder_layouts(tmp_path):
@@ -94,14 +98,88 @@ def test_undecodable_text_in_a_commit_is_dead_lettered(tmp_path):
     assert "\\udc80" in dead[0]["raw"]  # the JSON escape as it was in the line
 
 
-def test_truncated_gzip_file_dead_letters_the_rest(tmp_path):
+def test_truncated_gzip_file_raises_instead_of_losing_its_rest(tmp_path):
+    """14.3: a file that cannot be read to its end is the runner's to retry, never a dead letter
+    (on Dataflow a dead letter here meant the shard's rest was lost and the job exited 0)."""
     data = gzip.compress(b"".join(json.dumps({"id": f"b{i}", "content": "x" * 100}).encode() + b"\n"
                                   for i in range(2000)))
     path = tmp_path / "contents.jsonl.gz"
     path.write_bytes(data[: len(data) // 2])
-    records, dead, read = events_of(path, "contents")
-    assert len(dead) == 1 and dead[0]["stage"] == "read" and "unreadable" in dead[0]["error"]
-    assert read == len(records) + 1
+    with pytest.raises(UnreadableFile, match=r"contents\.jsonl\.gz after \d+ line"):
+        list(iter_file_events(str(path), "contents"))
+
+
+def test_missing_or_failing_file_raises(tmp_path, monkeypatch):
+    """14.3: FileNotFoundError (a shard gone between listing and reading) and a transient storage
+    error both raise, so Beam retries the bundle and the run fails if it persists."""
+    with pytest.raises(UnreadableFile, match="FileNotFoundError"):
+        list(iter_file_events(str(tmp_path / "commits.jsonl"), "commits"))
+
+    class FlakyStorage(Exception):
+        pass
+
+    class FlakyFile(io.BytesIO):
+        def __iter__(self):  # one line, then the connection drops
+            yield b'{"commit": "c1"}\n'
+            raise FlakyStorage("503 Service Unavailable")
+
+    class FlakyFsspec:
+        @staticmethod
+        def open(path, mode="rb", **kwargs):
+            return FlakyFile()
+
+    monkeypatch.setattr(rows, "fsspec", FlakyFsspec)
+    with pytest.raises(UnreadableFile, match="after 1 line.*503"):
+        list(iter_file_events("gs://bucket/commits.jsonl", "commits"))
+
+
+@pytest.mark.parametrize("bad", ["--5", "²", "9" * 5000, 2**70, 1e300, "+5"])
+def test_one_bad_integer_dead_letters_its_record_only(tmp_path, bad):
+    """14.7: a bad value in an integer field used to raise past the per-record handler, and the
+    reader gave up on the rest of the file (102 of 260 commits vanished)."""
+    lines = [json.dumps({"commit": f"c{i}", "author": {"time_sec": 5}}) for i in range(5)]
+    lines.insert(2, json.dumps({"commit": "bad", "author": {"time_sec": bad}}))
+    path = tmp_path / "commits.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    records, dead, read = events_of(path, "commits")
+    assert [r["commit"] for r in records] == [f"c{i}" for i in range(5)]
+    assert read == 6 and len(dead) == 1
+    assert dead[0]["key"] == "bad" and "author.time_sec" in dead[0]["error"] and dead[0]["source"].endswith(":3")
+
+
+def test_a_10000_deep_json_line_dead_letters_that_line_only(tmp_path):
+    path = tmp_path / "commits.jsonl"
+    path.write_text('{"commit": "a"}\n' + "[" * 10_000 + "]" * 10_000 + '\n{"commit": "b"}\n')
+    records, dead, read = events_of(path, "commits")
+    assert [r["commit"] for r in records] == ["a", "b"] and read == 3
+    assert dead[0]["error"] == "malformed JSON: nested too deeply" and dead[0]["source"].endswith(":2")
+
+
+def test_any_exception_of_one_record_is_its_dead_letter(tmp_path, monkeypatch):
+    """Whatever a normaliser raises (not only RecordError) stays with the record."""
+    from codecorpus.io import records as records_module
+
+    real = records_module.NORMALISERS["licenses"]
+
+    def fragile(raw):
+        if raw["repo_name"] == "x/boom":
+            raise OverflowError("cannot convert")
+        return real(raw)
+
+    monkeypatch.setitem(records_module.NORMALISERS, "licenses", fragile)
+    path = tmp_path / "licenses.jsonl"
+    path.write_text("".join(json.dumps({"repo_name": r, "license": "mit"}) + "\n" for r in ("a/b", "x/boom", "c/d")))
+    records, dead, read = events_of(path, "licenses")
+    assert [r["repo_name"] for r in records] == ["a/b", "c/d"]
+    assert dead[0]["error"] == "invalid record: OverflowError: cannot convert" and dead[0]["key"] == "x/boom"
+
+
+def test_utf8_bom_does_not_dead_letter_the_first_row(tmp_path):
+    """15.9: files written by Windows tools start with a BOM; it is not part of the first row."""
+    path = tmp_path / "commits.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"commit": "c1"}\r\n{"commit": "c2"}\r\n')
+    records, dead, read = events_of(path, "commits")
+    assert [r["commit"] for r in records] == ["c1", "c2"] and not dead
 
 
 def test_parquet_dump_table(tmp_path):

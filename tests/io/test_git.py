@@ -494,7 +494,7 @@ def test_export_git_command_writes_the_dump(history, tmp_path, capsys):
     out = tmp_path / "cli-dump"
     assert export_git.run(parse([str(repo), "--output", str(out), "--max-blob-bytes", "100"])) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "commits.jsonl.gz", "contents.jsonl.gz", "files.jsonl.gz", "licenses.jsonl.gz"]
+        "_codecorpus_export_git.json", "commits.jsonl.gz", "contents.jsonl.gz", "files.jsonl.gz", "licenses.jsonl.gz"]
     assert "commits: 8 rows" in capsys.readouterr().err
 
 

@@ -85,3 +85,47 @@ def test_plain_folder_of_sql_files(tmp_path):
     assert counters["read/files"] == 5            # LICENSE, a.sql, b.sql, notes.txt, latin1.sql
     assert counters["filter/path/not_sql"] == 2
     assert len(dead) == 1 and "undecodable" in dead[0]["error"]
+
+
+def test_plain_folder_never_reads_through_a_symlink(tmp_path):
+    """14.6: a checkout with `leak.sql -> /etc/passwd` published /etc/passwd (tagged with the
+    repository's licence), and a link to a folder crashed the job (IsADirectoryError)."""
+    secret = tmp_path / "outside" / "secret.sql"
+    secret.parent.mkdir()
+    secret.write_text("-- password: hunter2\nCREATE TABLE s (id INT);\n")
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "a.sql").write_text("CREATE TABLE a (id INT);\n")
+    (folder / "leak.sql").symlink_to(secret)                # a link out of the folder
+    (folder / "etc").symlink_to(secret.parent, target_is_directory=True)   # a link to a folder
+    (folder / "same.sql").symlink_to("a.sql")               # even a link inside the folder
+    (folder / "dangling.sql").symlink_to(tmp_path / "nowhere.sql")
+    (folder / "LICENSE").symlink_to(tmp_path / "outside" / "secret.sql")  # licence text is not followed either
+    records, counters, dead = run_reader(folder, tmp_path)
+    assert [r["path"] for r in records] == ["a.sql"] and not dead
+    assert records[0]["license"] is None
+    assert counters["filter/file_kind/symlink"] == 5
+    assert counters["read/files"] == len(records) + 5
+    assert not any("hunter2" in (r["content"] or "") for r in records)
+
+
+def test_plain_folder_skips_fifos(tmp_path):
+    import os
+
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "a.sql").write_text("CREATE TABLE a (id INT);\n")
+    os.mkfifo(folder / "pipe.sql")  # opening it would block the worker forever
+    records, counters, dead = run_reader(folder, tmp_path)
+    assert [r["path"] for r in records] == ["a.sql"]
+    assert counters["filter/file_kind/special"] == 1 and counters["read/files"] == 2
+
+
+def test_relative_inputs_are_resolved_on_the_launcher(tmp_path, monkeypatch):
+    """14.3: a relative folder or dump was resolved on the worker, against its own directory
+    (`git:` paths are made absolute by ``check_repository``)."""
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert parse_inputs(["src"]).paths == (str(tmp_path / "src"),)
+    assert parse_inputs(["./src/"]).paths == (str(tmp_path / "src"),)
+    assert parse_inputs(["gs://bucket/dump"]).paths == ("gs://bucket/dump",)

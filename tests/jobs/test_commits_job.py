@@ -15,6 +15,14 @@ GOOD_OLD = "def fetch(url):\n    return get(url)\n" * 6
 GOOD_NEW = "def fetch(url, retries=3):\n    return get(url, retries=retries)\n" * 6
 
 
+# 14.7: one bad value in an integer field, or a 10,000-deep line, used to end the reading of
+# the whole file (the rest of the commits vanished and the identity still held).
+HOSTILE_COMMIT_LINES = [
+    json.dumps({"commit": f"{n:040x}", "message": "Fix the hostile value\n", "author": {"time_sec": value}}).encode()
+    for n, value in enumerate(["--5", "\u00b2", "9" * 5000], start=1)
+] + [b"[" * 10_000 + b"]" * 10_000]
+
+
 def build_dirty_dump(root: Path) -> dict:
     """A dump with one example of each kind of bad input. Returns what each should become."""
     b = DumpBuilder()
@@ -46,14 +54,15 @@ def build_dirty_dump(root: Path) -> dict:
         "old_mode": 33188, "new_mode": 33188, "old_path": "cafe.py", "new_path": "cafe.py",
         "old_sha1": b.blob("cafe = 0\n"), "new_sha1": latin1_sha, "old_repo": "acme/tool", "new_repo": "acme/tool"}])
     extra = {
-        "commits": [b'{"commit": "deadbeef", "message": "Fix trunc', b'{"commit": 42, "message": "Fix types"}'],
+        "commits": [b'{"commit": "deadbeef", "message": "Fix trunc', b'{"commit": 42, "message": "Fix types"}']
+        + HOSTILE_COMMIT_LINES,
         "contents": [b'{"id": "' + latin1_sha.encode() + b'", "size": 9, "content": "caf\xe9 = 1\\n", "binary": false}',
                      b'{"id": "broken blob line'],
         "licenses": [b'{"repo_name": null, "license": "mit"}'],
     }
     b.write(root, extra_lines=extra)
     return {"keep_ft": keep_ft, "keep_plain": keep_plain, "missing": missing, "binary": binary, "nul": nul,
-            "huge": huge, "undecodable": undecodable, "commit_lines": len(b.commits) + 2,
+            "huge": huge, "undecodable": undecodable, "commit_lines": len(b.commits) + 2 + len(HOSTILE_COMMIT_LINES),
             "content_lines": len(b.contents) + 2}
 
 
@@ -104,6 +113,22 @@ def test_dirty_dump_finishes_and_places_every_record(dirty_run):
                for d in parse_errors)
     assert counters["read/contents"] == expected["content_lines"]
     assert counters["dead_letter/contents/parse"] == 1 and counters["dead_letter/licenses/parse"] == 1
+
+
+def test_hostile_values_dead_letter_their_line_only_and_lines_are_counted(dirty_run):
+    expected, output, code, _ = dirty_run
+    manifest = manifest_of(output)
+    counters = manifest["counters"]
+    dead = [d for d in read_table(output, "dead_letter") if d["table"] == "commits" and d["stage"] == "parse"]
+    hostile = {d["key"]: d["error"] for d in dead if d["key"] and d["key"].startswith("0" * 39)}
+    assert len(hostile) == 3 and all("author.time_sec" in e for e in hostile.values())
+    assert any(d["error"].startswith("malformed JSON: nested too deeply") for d in dead)
+    # every line of every file is a record or a dead letter, and the manifest checks it
+    assert counters["lines/commits"] == expected["commit_lines"] == counters["read/commits"]
+    assert counters["lines/contents"] == expected["content_lines"]
+    lines = manifest["accounting"]["lines"]
+    assert lines["holds"] and lines["lines"] == lines["records"] + lines["dead_lettered"]
+    assert lines["lines"] == sum(v for k, v in counters.items() if k.startswith("lines/"))
 
 
 def test_commitpack_rows_carry_the_joined_contents(dirty_run):

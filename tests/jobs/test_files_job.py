@@ -319,6 +319,29 @@ def test_plain_folder_and_disable_filter(tmp_path):
     assert manifest["config"]["commits"]["filters"]["licence"]["enabled"] is True
 
 
+@pytest.mark.slow
+def test_a_checkout_with_symlinks_publishes_nothing_outside_it(tmp_path):
+    """14.6: `leak.py -> /etc/passwd` was published in files/ and fim/ with the checkout's licence,
+    and a symlink to a folder crashed the job with IsADirectoryError."""
+    secret = tmp_path / "home" / "keys.py"
+    secret.parent.mkdir()
+    secret.write_text("AWS_SECRET = 'do-not-publish-me'\n" * 20)
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "LICENSE").write_text(MIT)
+    (folder / "app.py").write_text("def main():\n    return 1\n" * 10)
+    (folder / "leak.py").symlink_to(secret)
+    (folder / "home").symlink_to(secret.parent, target_is_directory=True)
+    out = tmp_path / "out"
+    assert run_cli("files", "--input", folder, "--output", out, "--no-pii", "--no-dedup", "--quiet") == 0
+    manifest = manifest_of(out)
+    check_accounting(manifest)
+    assert sorted(r["path"] for r in read_table(out, "files")) == ["LICENSE", "app.py"]
+    assert manifest["counters"]["filter/file_kind/symlink"] == 2
+    for table in ("files", "fim", "dead_letter"):
+        assert "do-not-publish-me" not in json.dumps(read_table(out, table), default=str)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--fim-rate", "1.5"], "fim_rate must be between 0 and 1"),
     (["--token-set", "nope"], "unknown token set"),

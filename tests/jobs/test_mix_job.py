@@ -369,6 +369,46 @@ def test_bad_mixtures_fail_before_running(tmp_path, tables_dir, capsys, change, 
     assert message in capsys.readouterr().err
 
 
+def test_absurd_amounts_are_refused_with_the_estimate_before_running(tmp_path, tables_dir, capsys):
+    """14.12: `repeat: 1.0e+7` on a few rows was OOM-killed after minutes; `weight: .inf` crashed."""
+    sources = [{"name": "fim", "path": tables_dir["fim"], "kind": "fim", "repeat": 1.0e7}]
+    code = run_cli("mix", "--config", mixture(tmp_path, tables_dir, sources=sources), "--output", tmp_path / "o")
+    err = capsys.readouterr().err
+    assert code == 2 and "about 640,000,000 rows" in err and "mix.max_output_rows" in err
+    assert not (tmp_path / "o").exists()
+    config = tmp_path / "inf.yaml"
+    config.write_text(f"mix: {{sources: [{{name: fim, path: {tables_dir['fim']}, kind: fim, weight: .inf}}]}}\n")
+    assert run_cli("mix", "--config", config, "--output", tmp_path / "o") == 2
+    assert "finite number" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_join_as_the_readme_writes_it(tmp_path):
+    """The README's `join: {path: …, on: db_id, columns: [ddl]}`: YAML reads `on` as true."""
+    triples = [{"db_id": f"db{i % 3}", "question": f"How many rows in t{i}?", "sql": f"SELECT COUNT(*) FROM t{i};",
+                "repo_name": "acme/db", "path": f"s{i}.sql", "license": "mit"} for i in range(9)]
+    databases = [{"db_id": f"db{d}", "ddl": f"CREATE TABLE t{d} (id INTEGER);"} for d in range(3)]
+    for name, rows in (("triples", triples), ("databases", databases)):
+        (tmp_path / name).mkdir()
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / name / "part-00000-of-00001.parquet")
+    config = tmp_path / "mixture.yaml"
+    config.write_text(f"""mix:
+  splits: {{validation: 0.0}}
+  sources:
+    - name: sql
+      path: {tmp_path / 'triples'}
+      kind: sql_triples
+      join: {{path: {tmp_path / 'databases'}, on: db_id, columns: [ddl]}}
+""")
+    out = mix(tmp_path, config)
+    rows = split_rows(out)["train"]
+    assert len(rows) == 9
+    by_id = {f"db{d}": f"CREATE TABLE t{d} (id INTEGER);" for d in range(3)}
+    for row in rows:
+        user = row["messages"][0]["content"]
+        assert any(user.startswith(ddl) for ddl in by_id.values()), user
+    assert manifest_of(out)["accounting"]["lines"]["holds"]
+
+
 def test_input_option_sets_a_source_path(tmp_path, tables_dir):
     sources = [{"name": "fim", "kind": "fim"}]
     out = mix(tmp_path, mixture(tmp_path, tables_dir, sources=sources), "out", "--input", f"fim={tables_dir['fim']}")

@@ -102,6 +102,76 @@ def test_sampling_rates_for_weights_repeats_and_targets():
                                           {"name": "b", "path": "p", "kind": "fim"}]})
 
 
+@pytest.mark.parametrize("amount", ["weight: .inf", "repeat: .nan", "target_rows: -.inf", "target_tokens: .inf"])
+def test_non_finite_amounts_are_refused(amount):
+    """14.12: `weight: .inf` crashed inside the pipeline (`cannot convert float NaN to integer`)."""
+    entry = yaml.safe_load(f"{{name: s, path: p, kind: fim, {amount}}}")
+    with pytest.raises(ConfigError, match="finite number >= 0"):
+        mixing.parse_sources({"sources": [entry]})
+
+
+def test_readme_join_with_an_unquoted_on_key():
+    """PyYAML reads the key `on` as True: the README's `join: {… on: db_id …}` gave a ConfigError."""
+    entry = yaml.safe_load("{name: t, path: p, kind: sql_triples, "
+                           "join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}}")
+    assert True in entry["join"]  # what YAML 1.1 makes of it
+    (parsed,) = mixing.parse_sources({"sources": [entry]})
+    assert parsed.join == {"path": "out/sql/sql_databases", "on": "db_id", "columns": ["ddl"]}
+    with pytest.raises(ConfigError, match="`join` must be"):
+        mixing.parse_sources({"sources": [{**entry, "join": {"path": "x", True: "id", "columns": []}}]})
+
+
+def test_output_size_is_estimated_from_the_plan_and_bounded(tmp_path):
+    """14.12: `repeat: 1.0e+7` on 40 rows was OOM-killed after three minutes; now the plan's
+    estimate is checked against mix.max_output_rows before anything runs."""
+    import gzip
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from codecorpus.mix import plan as mixture
+
+    pq.write_table(pa.table({"text": [f"row {i}" for i in range(40)]}), tmp_path / "a.parquet")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "rows.jsonl.gz").write_bytes(gzip.compress(
+        b"".join(json.dumps({"text": f"b {i}"}).encode() + b"\n\n" for i in range(10))))  # blank lines: no rows
+    mix = merge(load_config(), {"mix": {"sources": [
+        {"name": "a", "path": str(tmp_path / "a.parquet"), "kind": "custom", "repeat": 1.0e7},
+        {"name": "b", "path": str(tmp_path / "b"), "kind": "custom", "target_rows": 25}]}})["mix"]
+    with pytest.raises(ConfigError) as refused:
+        mixture.plan_inputs(mix, {})
+    message = str(refused.value)
+    assert "about 400,000,025 rows" in message and "a: 40 rows x rate 1e+07 = 400,000,000" in message
+    assert "b: 10 rows x rate 2.5 = 25" in message and "mix.max_output_rows (100,000,000)" in message
+    plan = mixture.plan_inputs({**mix, "max_output_rows": None}, {})
+    assert plan.estimate["rows"] == 400_000_025 and plan.describe()["estimate"] == plan.estimate
+    mix["sources"][0]["repeat"] = 2
+    assert mixture.plan_inputs(mix, {}).estimate["rows"] == 105
+    with pytest.raises(ConfigError, match="mix.max_output_rows must be"):
+        mixture.plan_inputs({**mix, "max_output_rows": "lots"}, {})
+    with pytest.raises(ConfigError, match="mix.total must be"):
+        mixture.plan_inputs({**mix, "total": float("inf")}, {})
+
+
+def test_token_amounts_are_estimated_from_sampled_rows(tmp_path, tiny_tokenizer):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from codecorpus.mix import plan as mixture
+    from codecorpus.mix.tokens import load_tokenizer
+
+    texts = [f"def f{i}(a, b):\n    return a + b\n" for i in range(30)]
+    pq.write_table(pa.table({"text": texts}), tmp_path / "a.parquet")
+    mix = merge(load_config(), {"mix": {"tokenizer": str(tiny_tokenizer), "max_output_rows": 1000, "sources": [
+        {"name": "a", "path": str(tmp_path / "a.parquet"), "kind": "custom", "target_tokens": 10**9}]}})["mix"]
+    tokens = sum(len(ids) for ids in encode_texts(load_tokenizer(str(tiny_tokenizer)), texts))
+    with pytest.raises(ConfigError, match="a: 30 rows x rate") as refused:
+        mixture.plan_inputs(mix, {})
+    rows = 30 * 10**9 / tokens
+    assert f"about {rows:,.0f} rows" in str(refused.value)
+
+
 def test_default_config_has_a_valid_chat_template():
     mixing.check_chat_template(load_config()["mix"]["chat_template"])
     with pytest.raises(ConfigError):
