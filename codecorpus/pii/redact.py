@@ -2,7 +2,7 @@
 
 ``Redactor.redact(text) -> (new_text, spans)`` finds EMAIL, IP_ADDRESS, KEY, PASSWORD, NAME and
 USERNAME with presidio's ``AnalyzerEngine`` over a ``RecognizerRegistry`` we fill with our own
-code-aware recognizers (``pii_recognizers.py``), resolves overlaps (longest span first), and
+code-aware recognizers (``pii/recognizers/``, one module per entity family), resolves overlaps (longest span first), and
 replaces the spans with presidio-anonymizer. Spans carry offsets into the ORIGINAL text.
 
 - NLP engine: presidio's no-op engine (no model, nothing downloaded) unless ``pii.nlp_model``
