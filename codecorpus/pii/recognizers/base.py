@@ -1,5 +1,5 @@
-"""What every recognizer shares: the entities, the settings, the per-document ``ScanState``
-(deadline and findings cap), bounded regex calls, the ``CodeRecognizer`` base class and its
+"""What every recognizer shares: the entities, the settings, the per-record ``Budget`` (work
+units, and a wall-clock guard), the per-document ``ScanState`` (findings cap), bounded regex calls, the ``CodeRecognizer`` base class and its
 presidio adapter."""
 
 from __future__ import annotations
@@ -14,11 +14,50 @@ STATE_ATTR = "codecorpus_scan_state"  # the attribute of presidio's NlpArtifacts
 
 
 class OverBudget(Exception):
-    """The document ran past its time limit or its cap on findings."""
+    """The record ran out of work units, its document hit the cap on findings, or (last resort)
+    the wall-clock guard fired."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
-        self.reason = reason  # "time" | "findings"
+        self.reason = reason  # "work" | "findings" | "time"
+
+
+# Work units: a regex scan costs one unit per character it is given, a loop step (``tick``)
+# TICK_WORK units, a candidate that needs a closer look (an identifier named like a secret,
+# parsed for its value) CANDIDATE_WORK, a finding FINDING_WORK (presidio's and the
+# anonymizer's work per result):
+# weights measured so that a unit costs 5-75 ns on every pathological input of
+# benchmarks/pii_speed.py. The same input always costs the same, on any machine, so whether a
+# record is over budget never depends on how busy the worker is.
+TICK_WORK = 64
+CANDIDATE_WORK = 1024
+FINDING_WORK = 4096
+
+
+class Budget:
+    """The work one record may cost (all its fields together): ``max_work`` units, decided by
+    the input alone, and a wall-clock ``deadline`` (``time.monotonic()``) that only guards
+    against what the units do not see (a slow NLP model, a pathological machine)."""
+
+    __slots__ = ("max_work", "work", "deadline")
+
+    def __init__(self, max_work: Optional[int] = None, deadline: Optional[float] = None):
+        self.max_work = max_work
+        self.work = 0
+        self.deadline = deadline
+
+    def charge(self, units: int) -> None:
+        self.work += units
+        if self.max_work is not None and self.work > self.max_work:
+            raise OverBudget("work")
+
+    def seconds_left(self) -> Optional[float]:
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OverBudget("time")
+        return left
 
 
 # --- settings and per-document state -------------------------------------------------------
@@ -79,13 +118,14 @@ class Settings:
 
 
 class ScanState:
-    """Per-document scratch shared by the recognizers of one ``analyze`` call."""
+    """Per-document scratch shared by the recognizers of one ``analyze`` call; ``budget`` is the
+    record's (shared by its fields), or a bare deadline (``time.monotonic()``), or None."""
 
-    __slots__ = ("text", "deadline", "found", "max_findings", "results", "_lower", "_ticks")
+    __slots__ = ("text", "budget", "found", "max_findings", "results", "_lower", "_ticks")
 
-    def __init__(self, text: str, deadline: Optional[float] = None, max_findings: int = 10_000):
+    def __init__(self, text: str, budget=None, max_findings: int = 10_000):
         self.text = text
-        self.deadline = deadline
+        self.budget = budget if isinstance(budget, Budget) else Budget(deadline=budget)
         self.found = 0
         self.max_findings = max_findings
         self.results = []   # every result so far, so a document over budget keeps what was found
@@ -101,19 +141,23 @@ class ScanState:
             self._lower = lower
         return self._lower
 
+    @property
+    def deadline(self) -> Optional[float]:
+        return self.budget.deadline
+
+    def charge(self, units: int) -> None:
+        self.budget.charge(units)
+
     def remaining(self) -> Optional[float]:
         """Seconds left for a regex call (None: no limit); raises when none are left."""
-        if self.deadline is None:
-            return None
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise OverBudget("time")
-        return left
+        return self.budget.seconds_left()
 
     def tick(self) -> None:
-        """Called in loops: checks the clock every 64 iterations."""
+        """Called in loops: one step of work; checks the clock every 64 steps."""
         self._ticks += 1
-        if self.deadline is not None and not self._ticks & 63 and time.monotonic() > self.deadline:
+        budget = self.budget
+        budget.charge(TICK_WORK)
+        if budget.deadline is not None and not self._ticks & 63 and time.monotonic() > budget.deadline:
             raise OverBudget("time")
 
     def add(self, n: int) -> None:
@@ -130,6 +174,7 @@ UNTIMED_CHARS = 65_536
 
 def _finditer(pattern, text: str, state: ScanState, pos: int = 0, endpos: Optional[int] = None):
     endpos = len(text) if endpos is None else endpos
+    state.charge(max(1, endpos - pos))
     left = state.remaining()
     try:
         if left is None or endpos - pos <= UNTIMED_CHARS:
@@ -145,22 +190,29 @@ def _search(pattern, text: str, state: ScanState, pos: int = 0, endpos: Optional
     left = state.remaining()
     try:
         if left is None or endpos - pos <= UNTIMED_CHARS:
-            return pattern.search(text, pos, endpos)
-        return pattern.search(text, pos, endpos, timeout=left)
+            m = pattern.search(text, pos, endpos)
+        else:
+            m = pattern.search(text, pos, endpos, timeout=left)
     except TimeoutError as e:
         raise OverBudget("time") from e
+    state.charge(max(1, (m.end() if m else endpos) - pos))  # what the search scanned
+    return m
 
 
 def _match(pattern, text: str, state: ScanState, pos: int = 0, endpos: Optional[int] = None):
     endpos = len(text) if endpos is None else endpos
     if endpos - pos <= UNTIMED_CHARS:
         state.tick()
-        return pattern.match(text, pos, endpos)
-    left = state.remaining()
-    try:
-        return pattern.match(text, pos, endpos, timeout=left) if left is not None else pattern.match(text, pos, endpos)
-    except TimeoutError as e:
-        raise OverBudget("time") from e
+        m = pattern.match(text, pos, endpos)
+    else:
+        left = state.remaining()
+        try:
+            m = pattern.match(text, pos, endpos, timeout=left) if left is not None else pattern.match(text, pos, endpos)
+        except TimeoutError as e:
+            raise OverBudget("time") from e
+    if m:
+        state.charge(m.end() - pos)
+    return m
 
 
 # --- presidio base class -------------------------------------------------------------------
@@ -204,6 +256,7 @@ def _presidio_adapter():
             state = getattr(nlp_artifacts, STATE_ATTR, None)
             if state is None:
                 state = ScanState(text, max_findings=technique.settings.max_findings)
+            state.charge(len(text))  # the technique's trigger checks read the whole text
             wanted = set(entities or technique.ENTITIES)
             allowed = technique.settings.allow_values
             results = []
@@ -214,6 +267,7 @@ def _presidio_adapter():
                 results.append(result)
                 state.results.append(result)
                 state.add(1)
+                state.charge(FINDING_WORK)
             return results
 
     return CodePatternRecognizer

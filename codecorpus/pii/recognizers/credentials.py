@@ -10,7 +10,7 @@ from typing import Optional
 
 import regex
 
-from codecorpus.pii.recognizers.base import (DEFAULT_CREDENTIALS, GENERIC_USERS, TYPE_NAMES, CodeRecognizer, ScanState,
+from codecorpus.pii.recognizers.base import (CANDIDATE_WORK, DEFAULT_CREDENTIALS, GENERIC_USERS, TYPE_NAMES, CodeRecognizer, ScanState,
                                              _finditer, _match)
 from codecorpus.pii.recognizers.heuristics import (KEY_WORDS, PASSWORD_WORDS, credential_kind, identifier_words,
                                                    is_templated, looks_random)
@@ -81,6 +81,7 @@ def scan_assignments(text: str, state: ScanState) -> list[Assignment]:
         while left > 0 and text[left - 1] in _IDENT_CHARS and i - left < 64:
             left -= 1
         ident = text[left:right].strip(".-$")
+        state.charge(CANDIDATE_WORK)
         kind = credential_kind(ident)
         if kind is None:
             continue

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import regex
 
-from codecorpus.pii.recognizers.base import CodeRecognizer, _finditer, _match, _search
+from codecorpus.pii.recognizers.base import CANDIDATE_WORK, CodeRecognizer, _finditer, _match, _search
 from codecorpus.pii.recognizers.heuristics import identifier_words, is_sequential, is_templated, looks_random
 
 # --- KEY: provider formats, private keys, JWTs, quoted high-entropy strings ----------------
@@ -116,6 +116,7 @@ class SecretTokenRecognizer(CodeRecognizer):
             yield from self._private_keys(text, state)
         lower = state.lower
         active = set()
+        state.charge(len(text) * len(_TRIGGER_GROUPS))
         for pattern, ci in _TRIGGER_GROUPS:
             for trigger in set(pattern.findall(lower if ci else text)):
                 active.update(_TRIGGER_OWNERS[trigger])
@@ -167,11 +168,13 @@ class SecretTokenRecognizer(CodeRecognizer):
     def _quoted_high_entropy(self, text, state):
         min_len = self.settings.min_quoted_key_length
         state.remaining()
+        state.charge(len(text))
         for m in _QUOTED.finditer(text):
             state.tick()
             value = m.group("v")
             if len(value) < min_len or len(value) > 200:
                 continue
+            state.charge(CANDIDATE_WORK)
             if not looks_random(value, min_len, allow_hex=False, strict=True):
                 continue
             start = m.start("v")

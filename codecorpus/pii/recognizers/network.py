@@ -48,6 +48,7 @@ class CodeIpRecognizer(CodeRecognizer):
     ENTITIES = ("IP_ADDRESS",)
 
     def find(self, text, state, nlp_artifacts=None):
+        state.charge(2 * len(text))  # the two hint searches
         if _IPV4_HINT.search(text):
             for m in _finditer(_IPV4, text, state):
                 state.tick()
