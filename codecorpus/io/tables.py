@@ -14,7 +14,7 @@ so one odd row is dead-lettered instead of failing its whole shard.
 from __future__ import annotations
 
 import json
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import apache_beam as beam
 import fsspec
@@ -50,7 +50,15 @@ def record_files(specs: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def _checked(raw, source: str, max_raw_chars: int, table: str = TABLE):
+class Sourced(NamedTuple):
+    """A record with where it was read (``path:line`` or ``path#row``): a plain table has no key
+    of its own, so later stages name the record by its source in their dead letters."""
+
+    source: str
+    record: dict
+
+
+def _checked(raw, source: str, max_raw_chars: int, table: str = TABLE, with_source: bool = False):
     if not isinstance(raw, dict):
         return dead_letter("parse", table, None, f"a record must be a JSON object, got {type(raw).__name__}",
                            raw, source, max_raw_chars)
@@ -58,12 +66,14 @@ def _checked(raw, source: str, max_raw_chars: int, table: str = TABLE):
     if bad:
         return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", raw, source,
                            max_raw_chars)
-    return raw
+    return Sourced(source, raw) if with_source else raw
 
 
-def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE) -> Iterator:
-    """Records, dead letters and one ``read/<table>`` count for one file (``table`` names the
-    input in counters and dead letters: ``records`` unless a job reads several tables)."""
+def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE,
+                       with_source: bool = False) -> Iterator:
+    """Records (``Sourced`` ones if ``with_source``), dead letters and one ``read/<table>`` count
+    for one file (``table`` names the input in counters and dead letters: ``records`` unless a
+    job reads several tables)."""
     read = 0
     try:
         if file_format(path) == "parquet":
@@ -73,7 +83,7 @@ def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = T
                 for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
                     for raw in batch.to_pylist():
                         read += 1
-                        yield _checked(raw, f"{path}#{read}", max_raw_chars, table)
+                        yield _checked(raw, f"{path}#{read}", max_raw_chars, table, with_source)
         else:
             with fsspec.open(path, "rb", compression="infer") as f:
                 for number, line in enumerate(f, start=1):
@@ -90,7 +100,7 @@ def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = T
                     except ValueError as e:
                         yield dead_letter("parse", table, None, f"malformed JSON: {e}", line, source, max_raw_chars)
                         continue
-                    yield _checked(raw, source, max_raw_chars, table)
+                    yield _checked(raw, source, max_raw_chars, table, with_source)
     except Exception as e:  # noqa: BLE001 - a broken file must not stop the job
         read += 1
         yield dead_letter("read", table, None, f"file unreadable after {read - 1} records: {type(e).__name__}: {e}",
@@ -99,28 +109,32 @@ def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = T
 
 
 class _ReadRecordFile(beam.DoFn):
-    def __init__(self, max_raw_chars: int, table: str = TABLE):
+    def __init__(self, max_raw_chars: int, table: str = TABLE, with_source: bool = False):
         self.max_raw_chars = max_raw_chars
         self.table = table
+        self.with_source = with_source
 
     def process(self, path):
-        yield from route_stream(iter_record_events(path, self.max_raw_chars, self.table), f"read {path}")
+        yield from route_stream(iter_record_events(path, self.max_raw_chars, self.table, self.with_source),
+                                f"read {path}")
 
 
 class ReadRecords(beam.PTransform):
     """files -> records, with ``dead_letter`` and ``stats`` outputs (use ``Ledger.take``)."""
 
-    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000, table: str = TABLE):
+    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000, table: str = TABLE,
+                 with_source: bool = False):
         super().__init__()
         self.files = files
         self.max_raw_chars = max_raw_chars
         self.table = table
+        self.with_source = with_source
 
     def expand(self, pbegin):
         return (pbegin
                 | "ListFiles" >> beam.Create(self.files)
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars, self.table))
+                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars, self.table, self.with_source))
                 .with_outputs(DEAD_LETTER, STATS, main="kept"))
 
 
@@ -181,9 +195,9 @@ def conform(row: dict, schema: pa.Schema) -> Optional[str]:
 
 
 def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None, max_raw_chars: int = 1_000_000,
-                   table: str = TABLE) -> list:
+                   table: str = TABLE, source: str = "") -> list:
     """``[row]`` if it fits ``schema``, else its dead letter (stage ``conform``): for ``routed``."""
     problem = conform(row, schema)
     if problem is None:
         return [row]
-    return [dead_letter("conform", table, key, problem, row, max_raw_chars=max_raw_chars)]
+    return [dead_letter("conform", table, key, problem, row, source, max_raw_chars=max_raw_chars)]

@@ -46,6 +46,7 @@ import apache_beam as beam
 import regex
 
 from codecorpus.pii import recognizers as rec
+from codecorpus.io.tables import Sourced
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Route, dead_letter, route_events
 
 # The email recognizer's tldextract must never reach for the network (ENVIRONMENT.md).
@@ -746,19 +747,11 @@ def over_budget_message(config: PiiConfig, field: str, reason: str, withheld: li
     return f"PII redaction over budget {where} ({bound}): text of {', '.join(withheld) or 'no field'} withheld"
 
 
-@dataclass(frozen=True)
-class Sourced:
-    """A record with where it was read (``path:line``): its dead letters carry it as ``key``
-    (records of a plain table have no key of their own) and ``source``."""
-
-    source: str
-    record: dict
-
-
 class RedactRecordEvents:
     """``routed`` body: a record -> the redacted record (with a spans column if asked), its
     ``pii/<entity>`` counts, or a dead letter when over budget and the policy says so. A
-    ``Sourced`` record gives back a ``Sourced`` record, and its dead letters carry the source."""
+    ``tables.Sourced`` record gives back a ``Sourced`` one, and its dead letters carry its
+    source as ``key`` and ``source``."""
 
     def __init__(self, redactor: Redactor, fields, stage: str, table: str, spans_column: Optional[str] = None,
                  key_of=lambda _: None, max_raw_chars: int = 1_000_000):
