@@ -44,7 +44,8 @@ raises ``OverBudget``.
 False-positive controls (REFERENCE §3): placeholders and templates (``${API_KEY}``,
 ``<your-key>``, ``xxxx``, ``changeme``), sequential strings, UUIDs, hashes (hex without a
 
-Each family is a module of this package: ``keys`` (provider formats, private keys, JWTs),
+Each family is a module of this package: ``keys`` (provider formats — the table in
+``providers`` — private keys, JWTs),
 ``credentials`` (named values, connection strings), ``contact`` (EMAIL), ``network``
 (IP_ADDRESS), ``names`` (NAME / USERNAME); ``base`` holds the shared state and presidio adapter,
 ``heuristics`` the value and identifier tests they share.
@@ -59,7 +60,8 @@ from codecorpus.pii.recognizers.base import Settings
 from codecorpus.pii.recognizers.heuristics import *  # noqa: F401,F403
 from codecorpus.pii.recognizers.contact import CodeEmailRecognizer, domain_allowed, email_candidates, tlds  # noqa: F401
 from codecorpus.pii.recognizers.network import CodeIpRecognizer  # noqa: F401
-from codecorpus.pii.recognizers.keys import TOKEN_FORMATS, SecretTokenRecognizer, TokenFormat, key_value_ok  # noqa: F401
+from codecorpus.pii.recognizers.providers import PUBLIC_EXAMPLE_KEYS, TOKEN_FORMATS, TokenFormat  # noqa: F401
+from codecorpus.pii.recognizers.keys import SecretTokenRecognizer, jwt_ok, key_value_ok  # noqa: F401
 from codecorpus.pii.recognizers.credentials import (Assignment, ConnectionStringRecognizer,  # noqa: F401
                                                     CredentialRecognizer, scan_assignments)
 from codecorpus.pii.recognizers.names import (AuthorRecognizer, HomePathRecognizer, NerNameRecognizer,  # noqa: F401

@@ -65,6 +65,21 @@ def is_sequential(value: str) -> bool:
     return any(v in seq for seq in _SEQUENCES)
 
 
+def ascending_runs(value: str) -> int:
+    """How many runs of three consecutive characters (``123``, ``abc``, ``DEF``) ``value``
+    holds: a placeholder typed by hand (``AIzaSyA1b2c3-123456789abcdef``) has several, a
+    random token almost never one (about 1 % of random 40-character tokens have one)."""
+    runs, i, n = 0, 0, len(value)
+    while i + 2 < n:
+        a, b, c = ord(value[i]), ord(value[i + 1]), ord(value[i + 2])
+        if b == a + 1 and c == b + 1 and value[i].isalnum() and value[i + 2].isalnum():
+            runs += 1
+            i += 3
+        else:
+            i += 1
+    return runs
+
+
 _COMMON_BIGRAMS = frozenset("th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io "
                             "le ve co me de hi ri ro ic ne ea ra ce li ch ll be ma si om ur".split())
 

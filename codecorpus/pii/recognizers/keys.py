@@ -3,69 +3,21 @@ quoted high-entropy strings."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
-from dataclasses import dataclass
 
 import regex
 
 from codecorpus.pii.recognizers.base import CANDIDATE_WORK, CodeRecognizer, _finditer, _match, _search
-from codecorpus.pii.recognizers.heuristics import identifier_words, is_sequential, is_templated, looks_random
+from codecorpus.pii.recognizers.heuristics import (ascending_runs, entropy, identifier_words, is_sequential,
+                                                   is_templated, looks_random)
+from codecorpus.pii.recognizers.providers import PUBLIC_EXAMPLE_KEYS, TOKEN_FORMATS, TokenFormat  # noqa: F401
 
 # --- KEY: provider formats, private keys, JWTs, quoted high-entropy strings ----------------
 
 
-@dataclass(frozen=True)
-class TokenFormat:
-    name: str
-    triggers: tuple          # substrings every match contains (checked before the regex runs)
-    pattern: object          # compiled; starts with a literal so the regex engine can skip ahead
-    case_insensitive_trigger: bool = False
-    token_start: bool = True  # the match must not continue a token on its left
-    group: object = 0        # the secret: the whole match or group "v"
-
-
-def _fmt(name: str, triggers: tuple, pattern: str, ci: bool = False, token_start: bool = True) -> TokenFormat:
-    compiled = regex.compile(pattern)
-    return TokenFormat(name, triggers, compiled, ci, token_start, "v" if "v" in compiled.groupindex else 0)
-
-
-_E = r"(?![A-Za-z0-9_\-])"    # token end
-TOKEN_FORMATS = (
-    _fmt("aws_access_key_id", ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "A3T"),
-         r"(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}" + _E),
-    _fmt("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{36,251}" + _E),
-    _fmt("github_fine_grained", ("github_pat_",), r"github_pat_[A-Za-z0-9_]{60,255}" + _E),
-    _fmt("gitlab_token", ("glpat-", "gldt-", "glrt-"), r"gl(?:pat|dt|rt)-[A-Za-z0-9_\-]{20,64}" + _E),
-    _fmt("slack_token", ("xox",), r"xox[abposre]-[A-Za-z0-9\-]{10,250}" + _E),
-    _fmt("slack_webhook", ("hooks.slack.com",),
-         r"hooks\.slack\.com/services/(?P<v>T[A-Za-z0-9_]{6,}/B[A-Za-z0-9_]{6,}/[A-Za-z0-9_]{16,})", token_start=False),
-    _fmt("stripe", ("_live_", "_test_"), r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}" + _E),
-    _fmt("google_api_key", ("AIza",), r"AIza[A-Za-z0-9_\-]{35}" + _E),
-    _fmt("google_oauth_secret", ("GOCSPX-",), r"GOCSPX-[A-Za-z0-9_\-]{24,32}" + _E),
-    _fmt("openai", ("T3BlbkFJ", "sk-proj-", "sk-svcacct-", "sk-admin-"),
-         r"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200}|[A-Za-z0-9_\-]{16,64}T3BlbkFJ[A-Za-z0-9_\-]{16,64})" + _E),
-    _fmt("anthropic", ("sk-ant-",), r"sk-ant-[a-z]{2,8}\d{0,3}-[A-Za-z0-9_\-]{40,200}" + _E),
-    _fmt("huggingface", ("hf_",), r"hf_[A-Za-z]{34}" + _E),
-    _fmt("npm", ("npm_",), r"npm_[A-Za-z0-9]{36}" + _E),
-    _fmt("pypi", ("pypi-AgE",), r"pypi-AgE[A-Za-z0-9_\-]{50,400}" + _E),
-    _fmt("sendgrid", ("SG.",), r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _E),
-    _fmt("twilio", ("SK", "AC"), r"(?:SK|AC)[0-9a-f]{32}" + _E),
-    _fmt("mailchimp", ("-us",), r"-us[0-9]{1,2}" + _E),  # checked backwards: 32 hex digits before "-usN"
-    _fmt("mailgun", ("key-",), r"key-[0-9a-z]{32}" + _E),
-    _fmt("square", ("sq0atp-", "sq0csp-"), r"sq0(?:atp|csp)-[A-Za-z0-9_\-]{22,43}" + _E),
-    _fmt("shopify", ("shpat_", "shpca_", "shppa_", "shpss_"), r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _E),
-    _fmt("digitalocean", ("_v1_",), r"do[opr]_v1_[a-f0-9]{64}" + _E),
-    _fmt("telegram_bot", (":AA",), r":AA[A-Za-z0-9_\-]{33}" + _E),  # checked backwards: the bot id
-    _fmt("discord_bot", ("discord",), r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}" + _E,
-         ci=True),
-    _fmt("jwt", ("eyJ",), r"eyJ[A-Za-z0-9_\-]{10,2000}+\.eyJ[A-Za-z0-9_\-]{10,4000}+\.[A-Za-z0-9_\-]{10,2000}+" + _E),
-    _fmt("azure_account_key", ("AccountKey=",), r"AccountKey=(?P<v>[A-Za-z0-9+/]{80,100}={0,2})", token_start=False),
-    _fmt("artifactory", ("AKCp",), r"AKCp[A-Za-z0-9]{69}" + _E),
-    _fmt("basic_auth_header", ("basic ",), r"(?i:basic)[ \t]++(?P<v>[A-Za-z0-9+/]{12,500}={0,2})(?![A-Za-z0-9+/=])",
-         ci=True),
-    _fmt("bearer_header", ("bearer ",),
-         r"(?i:bearer)[ \t]++(?P<v>[A-Za-z0-9_\-.~+/]{16,1000}={0,2})(?![A-Za-z0-9_\-.~+/=])", ci=True),
-)
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -89,7 +41,7 @@ def _trigger_plan(formats) -> tuple[list, list, dict]:
 
 
 _TRIGGER_GROUPS, _TRIGGER_SINGLES, _TRIGGER_OWNERS = _trigger_plan(TOKEN_FORMATS)
-_BACKWARD_FORMATS = {"mailchimp": regex.compile(r"[0-9a-f]{32}$"), "telegram_bot": regex.compile(r"(?<![0-9])[0-9]{8,10}$")}
+_HINTED = tuple(i for i, f in enumerate(TOKEN_FORMATS) if f.hint is not None)
 
 _PRIVATE_KEY_BEGIN = regex.compile(r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = regex.compile(r"-----END[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----")
@@ -104,7 +56,39 @@ def key_value_ok(value: str) -> bool:
     """A provider-format token that is not a documentation example or a placeholder."""
     upper = value.upper()
     return not ("EXAMPLE" in upper or "XXXX" in upper or "0000000000" in value or "****" in value
-                or is_sequential(value))
+                or is_sequential(value) or value in PUBLIC_EXAMPLE_KEYS)
+
+
+def token_body(fmt: TokenFormat, value: str) -> str:
+    """The part of a token its provider generates: what follows the longest trigger it starts with."""
+    prefix = max((t for t in fmt.triggers if value.startswith(t)), key=len, default="")
+    return value[len(prefix):]
+
+
+def body_ok(fmt: TokenFormat, value: str) -> bool:
+    """Placeholders with a real prefix (``xoxp-1234567890``, ``AIzaaaaa…``) are not secrets."""
+    body = token_body(fmt, value)
+    if fmt.min_entropy <= 0:
+        return True
+    core = "".join(c for c in body if c.isalnum())
+    if is_sequential(core) or 10 * ascending_runs(core) >= len(core):  # mostly 123…/abc… runs: typed by hand
+        return False
+    return entropy(core) >= min(fmt.min_entropy, 0.8 * max(1.0, len(core)) ** 0.5)
+
+
+def _b64_json(segment: str):
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return json.loads(data.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+def jwt_ok(value: str) -> bool:
+    """A JWT's header is base64url JSON naming its algorithm or type (``alg: none`` too: an
+    unsigned token still carries its claims); anything else only looks like one."""
+    header = _b64_json(value.split(".", 1)[0])
+    return isinstance(header, dict) and ("alg" in header or "typ" in header)
 
 
 class SecretTokenRecognizer(CodeRecognizer):
@@ -123,26 +107,32 @@ class SecretTokenRecognizer(CodeRecognizer):
         for trigger, index, ci in _TRIGGER_SINGLES:
             if index not in active and trigger in (lower if ci else text):
                 active.add(index)
+        for index in _HINTED:
+            if index not in active and _search(TOKEN_FORMATS[index].hint, text, state):
+                active.add(index)
         for index in sorted(active):
             fmt = TOKEN_FORMATS[index]
             for m in _finditer(fmt.pattern, text, state):
                 state.tick()
                 start, end = m.span(fmt.group)
-                if fmt.token_start and fmt.group == 0 and start > 0 and text[start - 1] in _TOKEN_CHARS:
-                    continue
-                if fmt.name in _BACKWARD_FORMATS:  # the token starts before the trigger
-                    before = _BACKWARD_FORMATS[fmt.name].search(text, max(0, start - 40), start)
+                if fmt.backward is not None:  # the token starts before the trigger: extend it first
+                    before = fmt.backward.search(text, max(0, start - 40), start)
                     if not before:
                         continue
                     start = before.start()
-                    if start > 0 and text[start - 1] in _TOKEN_CHARS:
-                        continue
+                if fmt.token_start and fmt.group == 0 and start > 0 and text[start - 1] in _TOKEN_CHARS:
+                    continue
                 value = text[start:end]
-                if not key_value_ok(value):
+                if not key_value_ok(value) or not body_ok(fmt, value):
                     continue
-                if fmt.name in ("bearer_header", "basic_auth_header") and not looks_random(value, 12, allow_hex=True):
+                if fmt.context and not any(w in lower[max(0, start - 100):start] for w in fmt.context):
                     continue
-                if fmt.name == "basic_auth_header" and "authorization" not in lower[max(0, start - 60):start]:
+                if fmt.check == "header":
+                    if not looks_random(value, 12, allow_hex=True):
+                        continue
+                    if fmt.provider == "basic_auth_header" and "authorization" not in lower[max(0, start - 60):start]:
+                        continue
+                if fmt.check == "jwt" and not jwt_ok(value):
                     continue
                 yield "KEY", start, end
         yield from self._quoted_high_entropy(text, state)
