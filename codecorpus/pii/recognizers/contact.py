@@ -90,6 +90,17 @@ def _in_url_userinfo(text: str, start: int) -> bool:
     return "://" in text[i + 1:start]
 
 
+def _tld(label: str) -> str:
+    """A top-level domain as the list spells it: punycode (``xn--p1ai``) decoded (``рф``)."""
+    label = label.lower()
+    if label.startswith("xn--"):
+        try:
+            return label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return label
+    return label
+
+
 class CodeEmailRecognizer(CodeRecognizer):
     ENTITIES = ("EMAIL",)
 
@@ -104,7 +115,7 @@ class CodeEmailRecognizer(CodeRecognizer):
         allowed_locals = self._allowed_locals
         for start, _end, local, domain in email_candidates(text, state):
             labels = domain.split(".")
-            while len(labels) > 1 and labels[-1].lower() not in known:
+            while len(labels) > 1 and _tld(labels[-1]) not in known:
                 labels.pop()  # "jane@example.org.Thanks" style run-ons; a bad TLD drops the match
             if len(labels) < 2 or any(lab.endswith("-") for lab in labels):
                 continue

@@ -13,7 +13,7 @@ import regex
 from codecorpus.pii.recognizers.base import (CANDIDATE_WORK, DEFAULT_CREDENTIALS, GENERIC_USERS, TYPE_NAMES, CodeRecognizer, ScanState,
                                              _finditer, _match)
 from codecorpus.pii.recognizers.heuristics import (KEY_WORDS, PASSWORD_WORDS, credential_kind, identifier_words,
-                                                   is_templated, looks_random)
+                                                   is_templated, is_uuid, looks_random)
 from codecorpus.pii.recognizers.keys import _HASH_PREFIX
 
 # --- KEY / PASSWORD / USERNAME: named values -----------------------------------------------
@@ -21,12 +21,23 @@ from codecorpus.pii.recognizers.keys import _HASH_PREFIX
 _ASSIGN_TRIGGERS = ("pass", "pw", "key", "token", "secret", "auth", "cred", "user", "login", "usr", "sig", "jwt",
                     "sas", "uname")
 _IDENT_RUN = re.compile(r"[A-Za-z0-9_.$\-]*")
-# What may follow an assignment's identifier: a closing quote, then = : => := ( ,
-_SEPARATOR_PEEK = re.compile(r"(?:\\?[\"'`]\]?)?[ \t]{0,8}(?:=(?![=~])|:(?!:)|=>|\(|,|<-|[ \t][\"'])")
+# What may follow an assignment's identifier: a closing quote, then = : => := ::= :::= ?= .= ( ,
+# a comparison (== === != .equals), or a type and = (Go ``x string =``, Kotlin ``x: String =``)
+_SEPARATOR_PEEK = re.compile(r"(?:\\?[\"'`]\]?)?[ \t]{0,8}(?:=(?![=~])|:(?!:)|:{2,3}=|[?.+]=|[!=]==?|\.equals\(|=>|\(|,|<-"
+                             r"|[ \t][\"'@]|[ \t]+[A-Za-z_][\w.\[\]*]{0,40}[ \t]*=(?!=))")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
-_SEPARATOR = regex.compile(r"[ \t]{0,8}+(?:=>|:=|<-|=(?![=~>])|:(?![:/])|\((?=[ \t]{0,4}+[\"'`])|,(?=[ \t]{0,4}+[\"'`]))[ \t]{0,8}+")
+_SEPARATOR = regex.compile(
+    r"[ \t]{0,8}+(?:(?P<typed>(?::[ \t]{0,8}+|(?<=[ \t]))[A-Za-z_][\w.\[\]*?<>]{0,40}+[ \t]{0,8}+=(?![=~>]))"
+    r"|(?P<cmp>[!=]==?|\.equals\()|:::=|::=|:=|[?.+]=|=>|<-|=(?![=~>])|:(?![:/])"
+    r"|\((?=[ \t]{0,4}+[\"'`])|,(?=[ \t]{0,4}+[\"'`]))[ \t]{0,8}+")
 _UNQUOTED = regex.compile(r"[^\s\"'`,;)}\]<>\\]{1,256}+")
-_XML_CREDENTIAL = regex.compile(r"<(?P<tag>[A-Za-z_][\w.:\-]{0,60}+)>(?P<v>[^<>\n]{1,256}+)</(?P=tag)>")
+_UNQUOTED_LINE = regex.compile(r"[^\s\"'`]{1,256}+")  # a config line's value runs to the next space
+_XML_CREDENTIAL = regex.compile(r"<(?P<tag>[A-Za-z_][\w.:\-]{0,60}+)>\s{0,80}+(?P<v>[^<>\s]{1,256}+)\s{0,80}+</(?P=tag)>")
+# Space-separated forms: ``--password VALUE``, Dockerfile ``ENV NAME VALUE``, netrc ``password VALUE``.
+_SPACED_FLAG = regex.compile(r"(?<![\w\-])--(?P<n>[A-Za-z][\w\-]{1,40}+)[ \t]++(?P<v>[^\s\"'`|;&<>()]{1,256}+)")
+_DOCKER_ENV = regex.compile(r"(?m)^[ \t]*+(?i:env)[ \t]++(?P<n>[A-Za-z_][\w.\-]{0,60}+)[ \t]++(?P<v>[^\s\"'`=]"
+                            r"[^\s\"'`]{0,255}+)[ \t]*+$")
+_NETRC = regex.compile(r"(?<![\w\-])(?P<n>password|passwd|login)[ \t]++(?P<v>[^\s\"'`]{1,256}+)")
 _ATTRIBUTE_PAIR = regex.compile(r"\b(?:name|key|id)[ \t]*=[ \t]*\"(?P<n>[^\"\n]{1,60}+)\"[ \t]++(?:value|content)[ \t]*="
                                 r"[ \t]*\"(?P<v>[^\"\n]{1,256}+)\"")
 # requests' auth=("user", "pass"), HTTPBasicAuth("user", "pass"), NetworkCredential("user", "pass")
@@ -39,7 +50,10 @@ _SQL_PASSWORD = regex.compile(r"(?:identified[ \t]++by|\bpassword)[ \t]++(?:'(?P
                               r"|identified[ \t]++by[ \t]++(?P<u>[^\s;'\"\\]{1,128}+)")
 _SQL_ACCOUNT = re.compile(r"\b(?:create|alter)[ \t]+(?:user|role|login)\b|\bgrant\b")
 _VERSION_VALUE = regex.compile(r"[~^<>=v]{0,2}\d+(?:\.\d+){1,3}(?:[\-+.][\w.]+)?")
-_LINE_LEAD = regex.compile(r"^[ \t]*(?:export[ \t]+|set[ \t]+|-[ \t]+|[\"']?)?$")
+_LINE_LEAD = regex.compile(r"^[ \t]*(?:export[ \t]+|set[ \t]+|(?i:env|arg)[ \t]+|-[ \t]+|//[^\s]*:|[\"']?)?$")
+_NEXT_PAIR = regex.compile(r"[,;&][A-Za-z_][\w.]*=")  # A=1,B=2: the value ends at the comma
+_COMPARED = (".equals", ".equalsignorecase", ".contentequals")
+_ENV_REFERENCE = regex.compile(r"\$[A-Za-z_{(]|%[A-Za-z_]\w*%")
 
 
 @dataclass
@@ -106,18 +120,24 @@ def _value_after(text: str, state: ScanState, left: int, right: int, ident: str,
         while p < n and text[p] in " \t":
             p += 1
     else:
-        sep = _match(_SEPARATOR, text, state, pos, min(n, pos + 40))
+        sep = _match(_SEPARATOR, text, state, pos, min(n, pos + 60))
         if not sep:
             return None
         sep_text, p = sep.group().strip(), sep.end()
+        if sep.group("typed"):
+            sep_text = "="  # x string = "…", x: String = "…"
+        elif sep.group("cmp"):
+            sep_text = "=="  # a comparison: only a quoted value counts
     if sep_text == "," and (kind == "USERNAME" or not (quoted_ident and text[max(0, left - 2):left - 1] == "(")):
         return None  # only f("PASSWORD", "value"): define(), setenv(), config.set() …
-    if sep_text == "(" and (kind == "USERNAME" or identifier_words(ident)[-1] not in PASSWORD_WORDS | KEY_WORDS):
+    if sep_text == "(" and ident.lower().endswith(_COMPARED):
+        sep_text = "=="  # password.equals("…"): a comparison, quoted values only
+    elif sep_text == "(" and (kind == "USERNAME" or identifier_words(ident)[-1] not in PASSWORD_WORDS | KEY_WORDS):
         return None  # setPassword("…"), withApiKey("…"); not User("Tobi")
     if p >= n:
         return None
-    if text[p] in "bBrRuUfF" and p + 1 < n and text[p + 1] in "\"'":
-        p += 1  # Python string prefixes
+    if text[p] in "bBrRuUfF@" and p + 1 < n and text[p + 1] in "\"'":
+        p += 1  # Python string prefixes, C# verbatim strings
     quote = text[p]
     escaped = quote == "\\" and p + 1 < n and text[p + 1] in "\"'"
     if escaped:
@@ -130,11 +150,16 @@ def _value_after(text: str, state: ScanState, left: int, right: int, ident: str,
         if close == -1:
             return None
         return _accept(Assignment(ident, kind, p + 1, close, text[p + 1:close], True), state)
-    if sep_text in ("(", ",", "define"):
+    if sep_text in ("(", ",", "define", "=="):
         return None
     m = _match(_UNQUOTED, text, state, p, min(n, p + 256))
     if not m:
         return None
+    if _LINE_LEAD.match(lead):  # a config line: the value runs to the next space (it may hold , ; < >)
+        wide = _match(_UNQUOTED_LINE, text, state, p, min(n, p + 256))
+        after = text[wide.end():wide.end() + 1]
+        if (not after or after in " \t\r\n") and not _NEXT_PAIR.search(wide.group()):
+            m = wide
     value = m.group()
     prev = text[left - 1] if left > 0 else "\n"
     value_end = m.end()
@@ -148,10 +173,17 @@ def _value_after(text: str, state: ScanState, left: int, right: int, ident: str,
     config_line = bool(_LINE_LEAD.match(lead)) and (not rest or rest.startswith(("#", "//")))
     kv_pair = prev in ";?&" and (not rest or rest[0] in ";&\"'")
     cli_flag = text[left:left + 1] == "-" and prev in " \t"
+    # KEY=value inside a string or a list (``"API_TOKEN=…"``, ``A=1,TOKEN=…``, ``"X=… ./run"``)
+    after = text[value_end:value_end + 1]
+    env_pair = ident.isupper() and sep_text == "=" and text[right:right + 1] == "=" and \
+        prev in "\"' \t,[(\n" and (not after or after in "\"' \t\r\n,;&)")
     spaced = text[right:m.start()].startswith((" ", "\t")) and sep_text != ":"
     code_style = spaced and not ident.isupper() and "." not in ident  # `x = y`, not KEY=value or k: v
-    if not (config_line or kv_pair or cli_flag) or not _plain_value(value, sep_text, code_style):
+    if not (config_line or kv_pair or cli_flag or env_pair) or \
+            not _plain_value(value, sep_text, code_style, config_line or env_pair):
         return None
+    if env_pair and not (config_line or kv_pair) and _IDENTIFIER.fullmatch(value) and not looks_random(value, 8):
+        return None  # "TOKEN=token_name": a name, not a value
     if code_style and (kind == "USERNAME" or (_IDENTIFIER.fullmatch(value) and not looks_random(value, 8))):
         return None  # `user = name`: a variable, not a value
     return _accept(Assignment(ident, kind, m.start(), value_end, value, False), state)
@@ -163,11 +195,12 @@ _OBJECT_REFERENCE = re.compile(r"(?:self|this|os|env|process|config|settings|con
                                r"|request|req|ctx|context|data)\b.*")
 
 
-def _plain_value(value: str, sep: str, code_style: bool) -> bool:
-    """An unquoted config value, not code (a call, an index, a reference, a type, YAML syntax)."""
-    if value in TYPE_NAMES or "(" in value or "[" in value or "{" in value:
+def _plain_value(value: str, sep: str, code_style: bool, whole_line: bool = False) -> bool:
+    """An unquoted config value, not code (a call, an index, a reference, a type, YAML syntax).
+    A value that is a whole config line's (``.env``) may hold brackets: passwords do."""
+    if value in TYPE_NAMES or (not whole_line and ("(" in value or "[" in value or "{" in value)):
         return False
-    if value[0] in "$%" or (sep == ":" and value[0] in "!&*|>~@"):
+    if _ENV_REFERENCE.match(value) or (sep == ":" and value[0] in "!&*|>~@"):
         return False
     if _OBJECT_REFERENCE.fullmatch(value):
         return False
@@ -191,6 +224,8 @@ def _accept(a: Assignment, state: ScanState) -> Optional[Assignment]:
             return None
         return a
     if a.kind == "KEY":
+        if is_uuid(v):  # Heroku, HubSpot, Snyk and npm legacy tokens are UUIDs: named like a key, one is a key
+            return a if not words.isdisjoint(UUID_KEY_WORDS) else None
         return a if looks_random(v, 16, allow_hex=True) and not _HASH_PREFIX.search(v[:10] + "=") else None
     # USERNAME
     if "@" in v or not regex.fullmatch(r"[A-Za-z][A-Za-z0-9._\-]{2,38}", v):
@@ -203,6 +238,8 @@ def _accept(a: Assignment, state: ScanState) -> Optional[Assignment]:
 
 
 DEFAULT_CREDENTIALS_SET = frozenset(DEFAULT_CREDENTIALS)
+UUID_KEY_WORDS = frozenset(("key", "apikey", "token", "secret", "authtoken", "apitoken", "accesstoken", "secretkey",
+                            "credential", "credentials", "auth"))
 
 
 def _is_default_credential(lowered: str) -> bool:
@@ -212,12 +249,34 @@ def _is_default_credential(lowered: str) -> bool:
 class CredentialRecognizer(CodeRecognizer):
     ENTITIES = ("KEY", "PASSWORD", "USERNAME")
 
+    def _spaced(self, text, state, defaults):
+        """``--db-password VALUE``, Dockerfile ``ENV API_TOKEN VALUE``, netrc ``password VALUE``."""
+        lower = state.lower
+        scans = []
+        if "--" in text:
+            scans.append(_SPACED_FLAG)
+        if "env " in lower or "env\t" in lower:
+            scans.append(_DOCKER_ENV)
+        if "machine " in lower:
+            scans.append(_NETRC)
+        for pattern in scans:
+            for m in _finditer(pattern, text, state):
+                state.tick()
+                name, value = m.group("n"), m.group("v")
+                kind = credential_kind(name)
+                if kind is None or value.startswith("-") or not _plain_value(value, " ", False):
+                    continue
+                a = _accept(Assignment(name, kind, m.start("v"), m.end("v"), value, False), state)
+                if a and not (a.kind != "KEY" and a.value.lower() in defaults):
+                    yield a.kind, a.start, a.end
+
     def find(self, text, state, nlp_artifacts=None):
         defaults = self.settings.default_credentials
         for a in scan_assignments(text, state):
             if a.kind in ("PASSWORD", "USERNAME") and a.value.lower() in defaults:
                 continue
             yield a.kind, a.start, a.end
+        yield from self._spaced(text, state, defaults)
         if "</" in text:
             lower = state.lower
             if any(w in lower for w in ("pass", "pwd", "secret", "token", "key")):

@@ -15,8 +15,11 @@ import regex
 _UUID = regex.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX = regex.compile(r"[0-9a-fA-F]+")
 _TEMPLATE = regex.compile(
-    r"\$\{|\$\(|\{\{|\}\}|\{%|<[^<>]{0,60}>|%\(|%[sdr]\b|\{\d*\}|\{[A-Za-z_][\w.]*\}|^\$[A-Za-z_]|^%\w+%$"
-    r"|process\.env|os\.environ|getenv|ENV\[|x{4,}|X{4,}|\*{3,}|\.{3,}|_{3,}|#{3,}|0{8,}|<|>"
+    # Only well-formed templates: a real password may hold ${, {{, <, > or ___ (issue 18).
+    r"\$\{[^{}\s]{1,80}\}|\$\([A-Za-z_][\w.\-]{0,60}\)|\{\{[^{}]{1,80}\}\}|\{%[^{}]{0,80}%\}"
+    r"|<[A-Za-z_][A-Za-z_\- .]{2,60}>|%\([A-Za-z_]\w*\)[sdr]|%[sdr]\b|\{\d*\}|\{[A-Za-z_][\w.]*\}"
+    r"|^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][A-Za-z_]*)$|^%\w+%$|^\$\w+[/.]"
+    r"|process\.env|os\.environ|getenv|ENV\[|x{4,}|X{4,}|\*{3,}|\.{3,}|#{3,}|0{8,}"
     r"|(?i:your[_\- ]?(?:api|secret|access|auth|app|client|own|real|private|personal|token|key|pass|user)"
     r"|example|placeholder|changeme|change[_\-]me|replace[_\-]?(?:me|with|this)|insert[_\-]|[_\-]here\b"
     r"|dummy|redacted|fake[_\-]|sample[_\-]|not[_\-]?(?:a[_\-]?)?real|^test[_\-]?(?:key|token|secret|password)$|^my[_\-]?(?:api[_\-]?)?"
@@ -48,7 +51,9 @@ def is_uuid(value: str) -> bool:
 
 
 def is_templated(value: str) -> bool:
-    """``${X}``, ``{{ x }}``, ``<your-key>``, ``%s``, ``xxxx``, ``****``, ``YOUR_API_KEY`` …"""
+    """Well-formed templates and placeholders: ``${X}``, ``{{ x }}``, ``<your-key>``, ``%(x)s``,
+    ``$NAME``, ``%s``, ``xxxx``, ``****``, ``YOUR_API_KEY`` … (a lone ``${``, ``<`` or ``___`` is
+    not one: real passwords hold those characters)."""
     return _TEMPLATE.search(value) is not None
 
 
@@ -106,6 +111,22 @@ def word_coverage(value: str) -> float:
         if sum(low[i:i + 2] in _COMMON_BIGRAMS for i in range(n - 1)) / (n - 1) >= 0.25:
             covered += n
     return covered / max(1, len(value))
+
+
+def is_base64_text(value: str) -> bool:
+    """Base64 of printable text (``SGVsbG8sIHdvcmxkIQ==`` is "Hello, world!"): an encoded
+    message, not a generated secret, whose bytes would almost never all be printable."""
+    import base64
+    import binascii
+
+    body = value.rstrip("=")
+    if len(body) < 8 or any(c in "-_" for c in body):
+        return False
+    try:
+        data = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(data) >= 6 and all(32 <= b < 127 or b in (9, 10, 13) for b in data)
 
 
 def is_hex(value: str) -> bool:

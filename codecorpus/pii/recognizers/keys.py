@@ -11,8 +11,8 @@ import re
 import regex
 
 from codecorpus.pii.recognizers.base import CANDIDATE_WORK, CodeRecognizer, _finditer, _match, _search
-from codecorpus.pii.recognizers.heuristics import (ascending_runs, entropy, identifier_words, is_sequential,
-                                                   is_templated, looks_random)
+from codecorpus.pii.recognizers.heuristics import (ascending_runs, entropy, identifier_words, is_base64_text,
+                                                   is_sequential, is_templated, looks_random)
 from codecorpus.pii.recognizers.providers import PUBLIC_EXAMPLE_KEYS, TOKEN_FORMATS, TokenFormat  # noqa: F401
 
 # --- KEY: provider formats, private keys, JWTs, quoted high-entropy strings ----------------
@@ -165,7 +165,7 @@ class SecretTokenRecognizer(CodeRecognizer):
             if len(value) < min_len or len(value) > 200:
                 continue
             state.charge(CANDIDATE_WORK)
-            if not looks_random(value, min_len, allow_hex=False, strict=True):
+            if not looks_random(value, min_len, allow_hex=False, strict=True) or is_base64_text(value):
                 continue
             start = m.start("v")
             line_before = text[max(0, start - 80):start].rsplit("\n", 1)[-1]

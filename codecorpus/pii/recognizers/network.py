@@ -16,8 +16,11 @@ from codecorpus.pii.recognizers.heuristics import identifier_words
 _IPV4_HINT = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d")             # literal first: the engine skips to each "."
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _IPV4 = regex.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+# An IPv4 tail (``::ffff:1.2.3.4``, ``64:ff9b::1.2.3.4``) is part of the address: the lookahead
+# refuses to stop before ``.\d``, so the match takes the whole dotted tail.
 _IPV6 = regex.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}+(?:[0-9A-Fa-f]{1,4}|(?<=:):)?"
-                      r"(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
+                      r"(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:]|\.\d)")
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _DECIMAL = re.compile(r"-?\d*\.\d+")
 _NUMBER_SPLIT = re.compile(r"[,\s\-]+")
 
@@ -61,13 +64,17 @@ class CodeIpRecognizer(CodeRecognizer):
                 value = m.group()
                 if value.count(":") < 2 or not any(c.isdigit() for c in value):
                     continue
-                if sum(1 for g in value.split(":") if g) < 3:
+                if sum(2 if "." in g else 1 for g in value.split(":") if g) < 3:
                     continue
                 try:
                     ip = ipaddress.IPv6Address(value)
                 except ValueError:
                     continue
-                if self._keep(ip, value):
+                embedded = ip.ipv4_mapped or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in NAT64 else None)
+                if embedded is not None:  # judged as the IPv4 address it carries
+                    if self._keep(embedded, str(embedded)):
+                        continue
+                elif self._keep(ip, value):
                     continue
                 yield "IP_ADDRESS", m.start(), m.end()
 
