@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
+from codecorpus.pii.recognizers.providers import PUBLIC_EXAMPLE_KEYS
+
 ENTITIES = ("EMAIL", "IP_ADDRESS", "KEY", "PASSWORD", "NAME", "USERNAME")
 STATE_ATTR = "codecorpus_scan_state"  # the attribute of presidio's NlpArtifacts carrying ScanState
 
@@ -261,7 +263,8 @@ def _presidio_adapter():
             allowed = technique.settings.allow_values
             results = []
             for entity, start, end in technique.find(text, state, nlp_artifacts):
-                if entity not in wanted or end <= start or (allowed and text[start:end] in allowed):
+                if entity not in wanted or end <= start or (allowed and text[start:end] in allowed) \
+                        or text[start:end] in PUBLIC_EXAMPLE_KEYS:
                     continue
                 result = RecognizerResult(entity, start, end, technique.SCORE)
                 results.append(result)

@@ -27,7 +27,7 @@ _SEPARATOR_PEEK = re.compile(r"(?:\\?[\"'`]\]?)?[ \t]{0,8}(?:=(?![=~])|:(?!:)|:{
                              r"|[ \t][\"'@]|[ \t]+[A-Za-z_][\w.\[\]*]{0,40}[ \t]*=(?!=))")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$-")
 _SEPARATOR = regex.compile(
-    r"[ \t]{0,8}+(?:(?P<typed>(?::[ \t]{0,8}+|(?<=[ \t]))[A-Za-z_][\w.\[\]*?<>]{0,40}+[ \t]{0,8}+=(?![=~>]))"
+    r"[ \t]{0,8}+(?:(?P<typed>(?::[ \t]{0,8}+|(?<=[ \t]))[A-Za-z_][\w.\[\]*?<>]{0,40}+[ \t]{1,8}+=(?![=~>])(?=[ \t]{0,8}+\S))"
     r"|(?P<cmp>[!=]==?|\.equals\()|:::=|::=|:=|[?.+]=|=>|<-|=(?![=~>])|:(?![:/])"
     r"|\((?=[ \t]{0,4}+[\"'`])|,(?=[ \t]{0,4}+[\"'`]))[ \t]{0,8}+")
 _UNQUOTED = regex.compile(r"[^\s\"'`,;)}\]<>\\]{1,256}+")
@@ -37,6 +37,27 @@ _XML_CREDENTIAL = regex.compile(r"<(?P<tag>[A-Za-z_][\w.:\-]{0,60}+)>\s{0,80}+(?
 _SPACED_FLAG = regex.compile(r"(?<![\w\-])--(?P<n>[A-Za-z][\w\-]{1,40}+)[ \t]++(?P<v>[^\s\"'`|;&<>()]{1,256}+)")
 _DOCKER_ENV = regex.compile(r"(?m)^[ \t]*+(?i:env)[ \t]++(?P<n>[A-Za-z_][\w.\-]{0,60}+)[ \t]++(?P<v>[^\s\"'`=]"
                             r"[^\s\"'`]{0,255}+)[ \t]*+$")
+_METAVARS = frozenset(("value", "values", "string", "text", "str", "token", "key", "secret", "pass", "pwd", "name",
+                       "user", "username", "password", "arg", "args", "param", "yes", "no", "on", "off"))
+_NETRC_KEYS = frozenset(("machine", "login", "password", "passwd", "account", "port", "protocol"))
+
+
+def _netrc_line(text: str, pos: int) -> bool:
+    """Whether the line around ``pos`` is netrc syntax: keyword value pairs (``default`` alone)."""
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    tokens = text[start:end if end != -1 else len(text)].split()
+    i = 0
+    while i < len(tokens):
+        if tokens[i] == "default":
+            i += 1
+        elif tokens[i] in _NETRC_KEYS and i + 1 < len(tokens):
+            i += 2
+        else:
+            return False
+    return True
+
+
 _NETRC = regex.compile(r"(?<![\w\-])(?P<n>password|passwd|login)[ \t]++(?P<v>[^\s\"'`]{1,256}+)")
 _ATTRIBUTE_PAIR = regex.compile(r"\b(?:name|key|id)[ \t]*=[ \t]*\"(?P<n>[^\"\n]{1,60}+)\"[ \t]++(?:value|content)[ \t]*="
                                 r"[ \t]*\"(?P<v>[^\"\n]{1,256}+)\"")
@@ -127,10 +148,14 @@ def _value_after(text: str, state: ScanState, left: int, right: int, ident: str,
         if sep.group("typed"):
             sep_text = "="  # x string = "…", x: String = "…"
         elif sep.group("cmp"):
+            if kind == "USERNAME":
+                return None  # `user == "flask"` in a test is a fixture, not an account
             sep_text = "=="  # a comparison: only a quoted value counts
     if sep_text == "," and (kind == "USERNAME" or not (quoted_ident and text[max(0, left - 2):left - 1] == "(")):
         return None  # only f("PASSWORD", "value"): define(), setenv(), config.set() …
     if sep_text == "(" and ident.lower().endswith(_COMPARED):
+        if kind == "USERNAME":
+            return None
         sep_text = "=="  # password.equals("…"): a comparison, quoted values only
     elif sep_text == "(" and (kind == "USERNAME" or identifier_words(ident)[-1] not in PASSWORD_WORDS | KEY_WORDS):
         return None  # setPassword("…"), withApiKey("…"); not User("Tobi")
@@ -158,7 +183,8 @@ def _value_after(text: str, state: ScanState, left: int, right: int, ident: str,
     if _LINE_LEAD.match(lead):  # a config line: the value runs to the next space (it may hold , ; < >)
         wide = _match(_UNQUOTED_LINE, text, state, p, min(n, p + 256))
         after = text[wide.end():wide.end() + 1]
-        if (not after or after in " \t\r\n") and not _NEXT_PAIR.search(wide.group()):
+        if (not after or after in " \t\r\n") and not _NEXT_PAIR.search(wide.group()) \
+                and wide.group()[-1] not in ",;)}]":  # `password=password,` in a call: code
             m = wide
     value = m.group()
     prev = text[left - 1] if left > 0 else "\n"
@@ -266,6 +292,10 @@ class CredentialRecognizer(CodeRecognizer):
                 kind = credential_kind(name)
                 if kind is None or value.startswith("-") or not _plain_value(value, " ", False):
                     continue
+                if (value.isalpha() and value.isupper()) or value.lower() in _METAVARS:
+                    continue  # --password PASSWORD, --token value: help text
+                if pattern is _NETRC and not _netrc_line(text, m.start()):
+                    continue  # "… username and password information …": prose
                 a = _accept(Assignment(name, kind, m.start("v"), m.end("v"), value, False), state)
                 if a and not (a.kind != "KEY" and a.value.lower() in defaults):
                     yield a.kind, a.start, a.end

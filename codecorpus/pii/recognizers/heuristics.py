@@ -139,7 +139,7 @@ def looks_random(value: str, min_length: int = 16, allow_hex: bool = True, stric
     n = len(value)
     if n < min_length or n > 1024 or any(c.isspace() or c in ",;" for c in value):
         return False
-    if is_uuid(value) or is_sequential(value) or is_templated(value):
+    if is_uuid(value) or is_sequential(value) or is_templated(value) or 10 * ascending_runs(value) >= n:
         return False
     if "://" in value or value.startswith("http"):
         return False
