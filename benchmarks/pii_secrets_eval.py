@@ -11,7 +11,7 @@ formats and a table of contexts; see that module). Scoring:
   no contact PII, so it has no number there;
 - a negative case is a false positive when the system reports any secret in the document.
 
-    python benchmarks/pii_secrets_eval.py                 # the reported run (seed 18, 6 per cell)
+    python benchmarks/pii_secrets_eval.py --sample ../shared/data/github_repos_sample   # the reported run
     python benchmarks/pii_secrets_eval.py --per-cell 2 --systems codecorpus
 """
 
@@ -65,14 +65,14 @@ def systems(names: list[str]) -> list:
     return [made[n]() for n in names]
 
 
-def speed(system, n_docs: int = 1000) -> dict:
+def speed(sample: Path, n_docs: int = 2000) -> dict:
     """codecorpus' documents/s per core (CPU time) on 4 KB pieces of real code (the shared sample's
     contents; the set's own documents, padded, when the sample is absent)."""
     docs = []
     source = "set"
-    if (SAMPLE / "contents.jsonl.gz").exists():
+    if (sample / "contents.jsonl.gz").exists():
         source = "sample"
-        with gzip.open(SAMPLE / "contents.jsonl.gz", "rt") as f:
+        with gzip.open(sample / "contents.jsonl.gz", "rt") as f:
             for line in f:
                 text = json.loads(line).get("content") or ""
                 if len(text) >= 4096 and "\x00" not in text:
@@ -102,6 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--systems", default="codecorpus,bigcode-regex,detect-secrets")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--sample", type=Path, default=SAMPLE, help="real code for the speed column")
     args = ap.parse_args(argv)
     cases = build_set(args.seed, args.per_cell)
     names = args.systems.split(",")
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
     report = summarise(cases, outcome, names)
     report.update(seed=args.seed, per_cell=args.per_cell, cases=len(cases), seconds=seconds)
     if not args.no_speed and "codecorpus" in names:
-        report["speed"] = speed(None)
+        report["speed"] = speed(args.sample)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pii_secrets.json").write_text(json.dumps({**report, "misses": misses}, indent=1) + "\n")
     (args.out / "pii_secrets.md").write_text(markdown(report, names, misses.get("codecorpus", [])))

@@ -201,9 +201,12 @@ PASSWORD_CHARS = B62 + "!#%&*+-=?@^_"
 
 
 def password(rng: random.Random) -> str:
+    """Letters, digits and punctuation, not starting with ``=`` or ``&`` (``KEY==x`` and ``--pw &x``
+    mean something else unquoted: a comparison, a shell's background operator)."""
     while True:
         v = s(rng, PASSWORD_CHARS, rng.randrange(10, 17))
-        if any(c.isdigit() for c in v) and any(c.isupper() for c in v) and any(c.islower() for c in v):
+        if any(c.isdigit() for c in v) and any(c.isupper() for c in v) and any(c.islower() for c in v) \
+                and v[0] not in "=&":
             return v
 
 

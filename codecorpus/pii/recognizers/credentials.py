@@ -74,7 +74,7 @@ _VERSION_VALUE = regex.compile(r"[~^<>=v]{0,2}\d+(?:\.\d+){1,3}(?:[\-+.][\w.]+)?
 _LINE_LEAD = regex.compile(r"^[ \t]*(?:export[ \t]+|set[ \t]+|(?i:env|arg)[ \t]+|-[ \t]+|//[^\s]*:|[\"']?)?$")
 _NEXT_PAIR = regex.compile(r"[,;&][A-Za-z_][\w.]*=")  # A=1,B=2: the value ends at the comma
 _COMPARED = (".equals", ".equalsignorecase", ".contentequals")
-_ENV_REFERENCE = regex.compile(r"\$[A-Za-z_{(]|%[A-Za-z_]\w*%")
+_ENV_REFERENCE = regex.compile(r"\$[A-Za-z_{(]|%[A-Za-z_]\w*%(?![A-Za-z0-9])")
 
 
 @dataclass

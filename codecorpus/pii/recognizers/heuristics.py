@@ -17,7 +17,7 @@ _HEX = regex.compile(r"[0-9a-fA-F]+")
 _TEMPLATE = regex.compile(
     # Only well-formed templates: a real password may hold ${, {{, <, > or ___ (issue 18).
     r"\$\{[^{}\s]{1,80}\}|\$\([A-Za-z_][\w.\-]{0,60}\)|\{\{[^{}]{1,80}\}\}|\{%[^{}]{0,80}%\}"
-    r"|<[A-Za-z_][A-Za-z_\- .]{2,60}>|%\([A-Za-z_]\w*\)[sdr]|%[sdr]\b|\{\d*\}|\{[A-Za-z_][\w.]*\}"
+    r"|<[A-Za-z_][A-Za-z_\- .]{2,60}>|%\([A-Za-z_]\w*\)[sdr]|(?<![A-Za-z0-9])%[sdr]\b|\{\d*\}|\{[A-Za-z_][\w.]*\}"
     r"|^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][A-Za-z_]*)$|^%\w+%$|^\$\w+[/.]"
     r"|process\.env|os\.environ|getenv|ENV\[|x{4,}|X{4,}|\*{3,}|\.{3,}|#{3,}|0{8,}"
     r"|(?i:your[_\- ]?(?:api|secret|access|auth|app|client|own|real|private|personal|token|key|pass|user)"
