@@ -323,3 +323,25 @@ def test_sample_keys_and_passwords_do_not_survive(sample_pii_run):
                 assert not leaked, (c["commit"], leaked[:3])
                 checked += len(secrets)
     assert checked > 100
+
+
+@pytest.mark.slow
+def test_commits_job_survives_surrogates_and_keeps_no_private_addresses_in_raws(tmp_path):
+    """Issue 14 items 8 and 9 in the commits job: a "\\ud800" escape in a message must not stop
+    the run, and a malformed or cut-off line keeps no author metadata, even on a private domain."""
+    b = DumpBuilder()
+    b.license("acme/tool", "mit")
+    good = b.commit("Fix the parser\n", path="src/parse.py")
+    b.write(tmp_path / "dump", extra_lines={"commits": [
+        b'{"commit": "' + b"c" * 40 + b'", "message": "emoji cut \\ud800 here", "author": {"name": "Jane Roe", '
+        b'"email": "jane.roe@corp.internal"}}',
+        b'{"commit": "' + b"d" * 40 + b'", "author": {"name": "Ada Byron", "email": "ada@build.lan"}, '
+        b'"trailer": [{"key": "Signed-off-by", "value": "Grace Hopper <grace@mail.corp>"}], "message": "cut',
+    ]})
+    out = tmp_path / "out"
+    assert run_cli("commits", "--input", tmp_path / "dump", "--output", out, "--quiet") == 0
+    assert [r["commit"] for r in read_table(out, "commitpack")] == [good["commit"]]
+    text = table_text(out, "dead_letter")
+    for leaked in ("corp.internal", "ada@build.lan", "grace@mail.corp", "Jane Roe", "Ada Byron", "Grace Hopper"):
+        assert leaked not in text, leaked
+    assert all(t["holds"] for t in manifest_of(out)["accounting"].values())
