@@ -579,7 +579,7 @@ class Ours:
         self.redactor = Redactor(load_config())
 
     def find(self, text: str, path: str) -> list[tuple[str, int, int]]:
-        results, _ = self.redactor.analyze(text, deadline=time.monotonic() + 60)
+        results, _ = self.redactor.analyze(text)  # no budget: score every finding
         return [(r.entity_type, r.start, r.end) for r in results]
 
 

@@ -14,7 +14,7 @@ so one odd row is dead-lettered instead of failing its whole shard.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import apache_beam as beam
 import fsspec
@@ -50,7 +50,15 @@ def record_files(specs: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-def _checked(table: str, max_raw_chars: int):
+class Sourced(NamedTuple):
+    """A record with where it was read (``path:line`` or ``path#row``): a plain table has no key
+    of its own, so later stages name the record by its source in their dead letters."""
+
+    source: str
+    record: dict
+
+
+def _checked(table: str, max_raw_chars: int, with_source: bool = False):
     def to_record(row: Row):
         raw = row.value
         if not isinstance(raw, dict):
@@ -60,40 +68,46 @@ def _checked(table: str, max_raw_chars: int):
         if bad:
             return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", row.raw, row.source,
                                max_raw_chars)
-        return raw
+        return Sourced(row.source, raw) if with_source else raw
     return to_record
 
 
-def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE) -> Iterator:
-    """Records, dead letters and the ``lines/<table>`` and ``read/<table>`` counts for one file
-    (``table`` names the input in counters and dead letters: ``records`` unless a job reads
-    several tables). A file that cannot be read to its end raises (``rows.UnreadableFile``)."""
-    return file_events(path, table, _checked(table, max_raw_chars), max_raw_chars)
+def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE,
+                       with_source: bool = False) -> Iterator:
+    """Records (``Sourced`` ones if ``with_source``), dead letters and the ``lines/<table>`` and
+    ``read/<table>`` counts for one file (``table`` names the input in counters and dead letters:
+    ``records`` unless a job reads several tables). A file that cannot be read to its end raises
+    (``rows.UnreadableFile``)."""
+    return file_events(path, table, _checked(table, max_raw_chars, with_source), max_raw_chars)
 
 
 class _ReadRecordFile(beam.DoFn):
-    def __init__(self, max_raw_chars: int, table: str = TABLE):
+    def __init__(self, max_raw_chars: int, table: str = TABLE, with_source: bool = False):
         self.max_raw_chars = max_raw_chars
         self.table = table
+        self.with_source = with_source
 
     def process(self, path):
-        yield from route_stream(iter_record_events(path, self.max_raw_chars, self.table), f"read {path}")
+        yield from route_stream(iter_record_events(path, self.max_raw_chars, self.table, self.with_source),
+                                f"read {path}")
 
 
 class ReadRecords(beam.PTransform):
     """files -> records, with ``dead_letter`` and ``stats`` outputs (use ``Ledger.take``)."""
 
-    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000, table: str = TABLE):
+    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000, table: str = TABLE,
+                 with_source: bool = False):
         super().__init__()
         self.files = files
         self.max_raw_chars = max_raw_chars
         self.table = table
+        self.with_source = with_source
 
     def expand(self, pbegin):
         return (pbegin
                 | "ListFiles" >> beam.Create(self.files)
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars, self.table))
+                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars, self.table, self.with_source))
                 .with_outputs(DEAD_LETTER, STATS, main="kept"))
 
 
@@ -154,9 +168,9 @@ def conform(row: dict, schema: pa.Schema) -> Optional[str]:
 
 
 def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None, max_raw_chars: int = 1_000_000,
-                   table: str = TABLE) -> list:
+                   table: str = TABLE, source: str = "") -> list:
     """``[row]`` if it fits ``schema``, else its dead letter (stage ``conform``): for ``routed``."""
     problem = conform(row, schema)
     if problem is None:
         return [row]
-    return [dead_letter("conform", table, key, problem, row, max_raw_chars=max_raw_chars)]
+    return [dead_letter("conform", table, key, problem, row, source, max_raw_chars=max_raw_chars)]

@@ -80,10 +80,15 @@ def run(args, beam_args: list[str]) -> int:
 
 
 def build(stages: common.Stages, files: list[str], fields: list[str], schema: pa.Schema, config: dict) -> None:
-    records = stages.read("ReadRecords", tables.ReadRecords(files, config["dead_letter"]["max_raw_chars"]))
+    # Records travel as tables.Sourced (path:line), so every dead letter names its record.
+    records = stages.read("ReadRecords", tables.ReadRecords(files, config["dead_letter"]["max_raw_chars"],
+                                                            with_source=True))
     redacted = stages.take(records | "RedactPII" >> pii.RedactFields(
-        fields, pii.Redactor(config), stage="pii", table=tables.TABLE, spans_column=SPANS_COLUMN))
-    rows = stages.step(redacted, "ConformToSchema", lambda r: tables.conform_events(r, schema), "conform", tables.TABLE)
+        fields, pii.Redactor(config), stage="pii", table=tables.TABLE, spans_column=SPANS_COLUMN,
+        key_of=lambda s: s.source))
+    rows = stages.step(redacted, "ConformToSchema",
+                       lambda s: tables.conform_events(s.record, schema, s.source, source=s.source), "conform",
+                       tables.TABLE, key_of=lambda s: s.source)
     stages.write("records", rows)
     stages.finish()
 

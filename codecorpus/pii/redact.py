@@ -2,7 +2,7 @@
 
 ``Redactor.redact(text) -> (new_text, spans)`` finds EMAIL, IP_ADDRESS, KEY, PASSWORD, NAME and
 USERNAME with presidio's ``AnalyzerEngine`` over a ``RecognizerRegistry`` we fill with our own
-code-aware recognizers (``pii_recognizers.py``), resolves overlaps (longest span first), and
+code-aware recognizers (``pii/recognizers/``, one module per entity family), resolves overlaps (longest span first), and
 replaces the spans with presidio-anonymizer. Spans carry offsets into the ORIGINAL text.
 
 - NLP engine: presidio's no-op engine (no model, nothing downloaded) unless ``pii.nlp_model``
@@ -11,9 +11,14 @@ replaces the spans with presidio-anonymizer. Spans carry offsets into the ORIGIN
 - Replacement: ``placeholder`` (``<EMAIL>``, ``<KEY>`` …) or ``fake`` (consistent fake values:
   the same value gets the same replacement within a document; IPs become private addresses;
   fakes are derived from the seed and the order of appearance, never from the value).
-- Bounded time: one deadline per record (``time_limit_seconds``) and a cap on findings per
-  document; a record over either is dead-lettered (its text withheld) or kept with a flag,
-  as ``over_time`` says.
+- Bounded work, deterministically: each record may cost ``max_work_per_record`` work units
+  (characters scanned by regular expressions plus loop steps: the same input costs the same on
+  any machine) and hold ``max_chars_per_record`` characters in its redacted fields; each
+  document at most ``max_findings_per_document`` findings. ``time_limit_seconds`` is only a
+  last-resort wall-clock guard (for what the units do not see, such as a spaCy model); when it
+  fires the output depends on the machine, so it is counted apart (``pii/over_time``). A
+  record over any bound is dead-lettered (its text withheld) or kept with a flag, as
+  ``over_time`` says.
 - Author metadata: ``author``/``committer`` emails and trailer emails are removed or hashed;
   names there are replaced like NAME.
 
@@ -38,8 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
+import regex
 
 from codecorpus.pii import recognizers as rec
+from codecorpus.io.tables import Sourced
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Route, dead_letter, route_events
 
 # The email recognizer's tldextract must never reach for the network (ENVIRONMENT.md).
@@ -50,7 +57,8 @@ PLACEHOLDERS = {e: f"<{e}>" for e in ENTITIES}
 # Which entity wins an exact tie (same span found as two entities).
 PRIORITY = {"KEY": 0, "PASSWORD": 1, "EMAIL": 2, "IP_ADDRESS": 3, "USERNAME": 4, "NAME": 5}
 WITHHELD = "<withheld: PII redaction over budget>"
-OVER_BUDGET_MARKERS = {"time": "OVER_TIME", "findings": "TOO_MANY_FINDINGS"}
+WITHHELD_FAILED = "<withheld: PII redaction failed>"
+OVER_BUDGET_MARKERS = {"work": "OVER_WORK", "size": "TOO_LARGE", "findings": "TOO_MANY_FINDINGS", "time": "OVER_TIME"}
 NER_MAX_CHARS = 100_000   # longer texts skip the spaCy model (pattern recognizers still run)
 ANONYMIZER_MAX_SPANS = 1_000  # more spans are applied by apply_spans (same result, linear time)
 
@@ -74,8 +82,10 @@ class PiiConfig:
     author_fields: tuple = ("author", "committer")
     trailer_fields: tuple = ("trailer",)
     nlp_model: Optional[str] = "auto"         # auto | none | an installed spaCy model name or path
-    time_limit_seconds: float = 2.0
-    over_time: str = "dead_letter"            # dead_letter | flag
+    max_work_per_record: int = 200_000_000   # deterministic bound (work units, see rec.Budget)
+    max_chars_per_record: int = 10_000_000   # characters in the redacted fields of one record
+    time_limit_seconds: float = 60.0          # last-resort wall-clock guard, counted apart
+    over_time: str = "dead_letter"            # dead_letter | flag (any bound)
     settings: rec.Settings = field(default_factory=rec.Settings)
 
     @classmethod
@@ -98,8 +108,14 @@ class PiiConfig:
         if author.get("names") not in ("redact", "keep"):
             raise PiiConfigError(f"pii.author.names must be redact or keep, got {author.get('names')!r}")
         limit = section.get("time_limit_seconds")
-        if not isinstance(limit, (int, float)) or limit <= 0:
+        if not isinstance(limit, (int, float)) or isinstance(limit, bool) or limit <= 0:
             raise PiiConfigError(f"pii.time_limit_seconds must be a positive number, got {limit!r}")
+        bounds = {}
+        for key in ("max_work_per_record", "max_chars_per_record", "max_findings_per_document"):
+            value = section.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise PiiConfigError(f"pii.{key} must be a positive integer, got {value!r}")
+            bounds[key] = value
         allow = section.get("allow") or {}
         defaults = allow.get("credentials")
         settings = rec.Settings(
@@ -110,7 +126,7 @@ class PiiConfig:
             allow_values=frozenset(allow.get("values") or ()),
             default_credentials=frozenset(v.lower() for v in (rec.DEFAULT_CREDENTIALS if defaults is None
                                                                else defaults)),
-            max_findings=int(section.get("max_findings_per_document") or 10_000),
+            max_findings=bounds["max_findings_per_document"],
         )
         model = section.get("nlp_model")
         return cls(
@@ -120,6 +136,7 @@ class PiiConfig:
             author_names=author["names"], author_fields=tuple(author.get("fields") or ()),
             trailer_fields=tuple(author.get("trailer_fields") or ()),
             nlp_model=None if model in (None, "none", "") else str(model),
+            max_work_per_record=bounds["max_work_per_record"], max_chars_per_record=bounds["max_chars_per_record"],
             time_limit_seconds=float(limit), over_time=section["over_time"], settings=settings)
 
 
@@ -162,8 +179,8 @@ class Span(NamedTuple):
 
 
 class RedactionOverBudget(Exception):
-    """Raised by ``redact`` when the deadline or the findings cap is hit; carries the text
-    with what was found so far replaced."""
+    """Raised by ``redact`` when a bound (work, size, findings, the wall-clock guard) is hit;
+    carries the text with what was found so far replaced."""
 
     def __init__(self, reason: str, text: str, spans: list):
         super().__init__(f"PII redaction over budget ({reason})")
@@ -398,19 +415,29 @@ class Redactor:
             "enabled": c.enabled, "entities": list(c.entities), "replacement": c.replacement,
             "author_email": c.author_email, "author_names": c.author_names,
             "nlp_engine": f"spacy:{model}" if model else "no_op",
-            "time_limit_seconds": c.time_limit_seconds, "over_time": c.over_time,
+            "max_work_per_record": c.max_work_per_record, "max_chars_per_record": c.max_chars_per_record,
             "max_findings_per_document": c.settings.max_findings,
+            "time_limit_seconds": c.time_limit_seconds, "time_limit_is": "a last-resort guard (counted as pii/over_time)",
+            "over_time": c.over_time,
             "presidio_analyzer": ver("presidio-analyzer"), "presidio_anonymizer": ver("presidio-anonymizer"),
         }
 
     # -- text --
 
-    def analyze(self, text: str, deadline: Optional[float] = None) -> tuple[list, Optional[str]]:
-        """Resolved presidio results (sorted, non-overlapping) and the over-budget reason, if any."""
+    def budget(self) -> rec.Budget:
+        """A fresh budget for one record: its work units and the wall-clock guard (started now:
+        build the engines first)."""
+        return rec.Budget(self.config.max_work_per_record, time.monotonic() + self.config.time_limit_seconds)
+
+    def analyze(self, text: str, budget=None) -> tuple[list, Optional[str]]:
+        """Resolved presidio results (sorted, non-overlapping) and the over-budget reason, if any.
+        ``budget``: the record's ``rec.Budget`` (a bare deadline, or None: unbounded work)."""
         engines = self.engines()
         if not text or engines.analyzer is None:
             return [], None
-        state = rec.ScanState(text, deadline, self.config.settings.max_findings)
+        if len(text) > self.config.max_chars_per_record:
+            return [], "size"
+        state = rec.ScanState(text, budget, self.config.settings.max_findings)
         reason = None
         try:
             if engines.ner_engine is not None and len(text) <= NER_MAX_CHARS:
@@ -428,14 +455,13 @@ class Redactor:
             results, reason = resolve_overlaps(list(state.results)), e.reason
         return results, reason
 
-    def redact(self, text: str, deadline: Optional[float] = None) -> tuple[str, list]:
+    def redact(self, text: str, budget=None) -> tuple[str, list]:
         """``(new_text, spans)``; spans have offsets into ``text``. Raises ``RedactionOverBudget``
-        (with the partly redacted text) when ``deadline`` (``time.monotonic()``) passes or the
-        findings cap is hit."""
-        if deadline is None:
+        (with the partly redacted text) when ``budget`` (default: a fresh one) runs out."""
+        if budget is None:
             self.engines()
-            deadline = time.monotonic() + self.config.time_limit_seconds
-        results, reason = self.analyze(text, deadline)
+            budget = self.budget()
+        results, reason = self.analyze(text, budget)
         new_text, spans = self._replace(text, results)
         if reason:
             raise RedactionOverBudget(reason, new_text, spans)
@@ -461,22 +487,28 @@ class Redactor:
 
     # -- records --
 
-    def redact_record(self, record: dict, fields, deadline: Optional[float] = None) -> RecordRedaction:
+    def redact_record(self, record: dict, fields, budget=None) -> RecordRedaction:
         """Redacts ``fields`` (text or null) and the author metadata of ``record`` under one
-        deadline. A field that is neither text nor null raises ``TypeError``."""
+        budget. A field that is neither text nor null raises ``TypeError``."""
         self.engines()  # built before the clock starts (normally already built in a DoFn's setup())
-        if deadline is None:
-            deadline = time.monotonic() + self.config.time_limit_seconds
-        analyzed, over = {}, None
+        if budget is None:
+            budget = self.budget()
+        texts = {}
         for name in fields:
             value = record.get(name)
             if value is None:
                 continue
             if not isinstance(value, str):
                 raise TypeError(f"field '{name}' is {type(value).__name__}, not text")
+            texts[name] = value
+        analyzed, over = {}, None
+        size = sum(len(v) for v in texts.values())
+        if size > self.config.max_chars_per_record:  # decided before any work, from the input alone
+            over = (max(texts, key=lambda k: len(texts[k])), "size")
+        for name, value in texts.items():
             if over:
                 break
-            results, reason = self.analyze(value, deadline)
+            results, reason = self.analyze(value, budget)
             analyzed[name] = (value, results)
             if reason:
                 over = (name, reason)
@@ -562,56 +594,164 @@ class Redactor:
 
     def redact_dead_letter(self, row: dict) -> tuple[dict, bool]:
         """A dead letter with its ``raw`` (a JSON record or a raw line) and ``error`` redacted:
-        parsed records are redacted value by value (author metadata by its policy), anything
-        else as text. Over budget, ``raw`` is withheld. Returns (row, withheld)."""
+        parsed records are redacted value by value (author metadata by its policy); a raw that
+        does not parse (malformed, or cut at ``max_raw_chars``) gets the author policy applied
+        textually (``metadata_policy_on_text``), then is redacted as text. Whichever of ``raw``
+        and ``error`` runs over budget is withheld, and the error says which. Every string out
+        is valid UTF-8 (a ``\\ud800`` escape parses to a lone surrogate, which no coder takes).
+        Returns (row, withheld)."""
         out = dict(row)
         self.engines()
-        deadline = time.monotonic() + self.config.time_limit_seconds
-        withheld = False
+        budget = self.budget()
+        withheld = []
+        raw = row.get("raw") or ""
         try:
-            raw = row.get("raw") or ""
             parsed = None
             if raw[:1] in "{[" and not row.get("raw_truncated"):
                 try:
                     parsed = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     parsed = None
             if isinstance(parsed, (dict, list)):
-                out["raw"] = json.dumps(self._redact_value(parsed, deadline), ensure_ascii=False, sort_keys=True,
+                out["raw"] = json.dumps(self._redact_value(parsed, budget), ensure_ascii=False, sort_keys=True,
                                         default=repr)
             elif raw:
-                out["raw"] = self.redact(raw, deadline)[0]
-            if row.get("error"):
-                out["error"] = self.redact(row["error"], deadline)[0]
-        except RedactionOverBudget:
+                out["raw"] = self.redact(self.metadata_policy_on_text(raw), budget)[0]
+        except RedactionOverBudget as e:
             out["raw"] = WITHHELD
-            out["error"] = f"{row.get('error') or ''} [raw withheld: PII redaction over budget]".strip()
-            withheld = True
-        return out, withheld
+            withheld.append(("raw", e.reason))
+        if row.get("error"):
+            try:
+                out["error"] = self.redact(row["error"], budget)[0]
+            except RedactionOverBudget as e:
+                out["error"] = ""
+                withheld.append(("error", e.reason))
+        if withheld:
+            what = "; ".join(f"{name} withheld: PII redaction over budget ({reason})" for name, reason in withheld)
+            out["error"] = f"{out.get('error') or ''} [{what}]".strip()
+        for name in ("raw", "error", "key", "source"):
+            if isinstance(out.get(name), str):
+                out[name] = utf8_safe(out[name])
+        return out, bool(withheld)
 
-    def _redact_value(self, value: Any, deadline: float, key: Optional[str] = None) -> Any:
+    def _redact_value(self, value: Any, budget, key: Optional[str] = None) -> Any:
         if isinstance(value, dict):
             if key in self.config.author_fields and "email" in value:
                 return self.redact_signature(value)
             if key in self.config.trailer_fields and "email" in value:
                 return self.redact_trailer(value)
-            return {k: self._redact_value(v, deadline, k) for k, v in value.items()}
+            return {k: self._redact_value(v, budget, k) for k, v in value.items()}
         if isinstance(value, list):
             if key in self.config.trailer_fields:
-                return [self.redact_trailer(v) if isinstance(v, dict) else self._redact_value(v, deadline)
+                return [self.redact_trailer(v) if isinstance(v, dict) else self._redact_value(v, budget)
                         for v in value]
-            return [self._redact_value(v, deadline) for v in value]
+            return [self._redact_value(v, budget) for v in value]
         if isinstance(value, str) and value:
-            return self.redact(value, deadline)[0]
+            return self.redact(value, budget)[0]
         return value
+
+    def metadata_policy_on_text(self, raw: str) -> str:
+        """The author/committer/trailer policy on a raw record that does not parse: every
+        ``"email": …`` value removed (``null``) or hashed; inside the ``author``/``committer``
+        objects and the ``trailer`` list (up to their closing bracket, or the end of a cut-off
+        raw) ``"name"`` and ``"value"`` replaced like NAME. A value cut off by truncation is
+        treated the same. Recognizers do not see addresses on private domains
+        (``…@corp.internal``): this does, by the key."""
+        if '"' not in raw:
+            return raw
+        sections = "|".join(regex.escape(f) for f in (*self.config.author_fields, *self.config.trailer_fields))
+        out, pos = [], 0
+        if sections:
+            for m in regex.finditer(rf'"(?:{sections})"[ \t]*+:[ \t]*+[{{\[]', raw):
+                if m.start() < pos:
+                    continue
+                close = raw.find("]" if raw[m.end() - 1] == "[" else "}", m.end())
+                end = len(raw) if close == -1 else close
+                out.append(_email_values(raw[pos:m.end()], self))
+                out.append(_section_values(raw[m.end():end], self))
+                pos = end
+        out.append(_email_values(raw[pos:], self))
+        return "".join(out)
+
+
+_JSON_VALUE = r'(?P<v>"(?:[^"\\\n]|\\.)*+(?:"|\\?\Z)|[^\s,}\]"]++)'  # a string (or its cut-off start), or a bare word
+_EMAIL_KEY = regex.compile(r'"email"[ \t]*+:[ \t]*+' + _JSON_VALUE)
+_NAME_KEY = regex.compile(r'"(?P<k>name|value)"[ \t]*+:[ \t]*+' + _JSON_VALUE)
+
+
+def _json_text(value: str) -> str:
+    if value.startswith('"'):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value.strip('"\\')
+    return value
+
+
+def _email_values(text: str, redactor: "Redactor") -> str:
+    def email(m):
+        value = _json_text(m.group("v"))
+        if value in ("null", ""):
+            return m.group()
+        new = redactor.author_email(value)
+        return m.group()[:m.start("v") - m.start()] + ("null" if new is None else json.dumps(new))
+    return _EMAIL_KEY.sub(email, text) if '"email"' in text else text
+
+
+def _section_values(text: str, redactor: "Redactor") -> str:
+    def name(m):
+        value = _json_text(m.group("v"))
+        if value in ("null", "", "true", "false") or value.isdigit():
+            return m.group()
+        if m.group("k") == "value":  # a trailer value: "Name <email>", an address or a name
+            new = redactor.redact_trailer({"key": "x-by", "value": value, "email": None})["value"]
+        else:
+            new = redactor.author_name(value)
+        return m.group()[:m.start("v") - m.start()] + json.dumps(new)
+    return _email_values(_NAME_KEY.sub(name, text), redactor)
+
+
+def utf8_safe(text: str) -> str:
+    """Lone surrogates spelt as escapes: no Beam coder or Parquet writer takes them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def redact_dead_letter_row(redactor: Redactor, row: dict) -> tuple[dict, str]:
+    """``redact_dead_letter`` that never raises and never leaks: a redaction that fails (a bug,
+    not a budget) withholds the raw and says so. Returns (row, counter)."""
+    try:
+        new, withheld = redactor.redact_dead_letter(row)
+    except Exception as e:  # noqa: BLE001 - a dead letter is never lost, and never leaks
+        error = f"{row.get('error') or ''} [raw withheld: PII redaction failed ({type(e).__name__})]".strip()
+        try:
+            error = redactor.redact(error)[0]
+        except Exception:  # noqa: BLE001
+            error = f"[error and raw withheld: PII redaction failed ({type(e).__name__})]"
+        new, withheld = dict(row, raw=WITHHELD_FAILED, error=utf8_safe(error)), True
+    return new, "pii/dead_letter_raw_withheld" if withheld else "pii/dead_letters_redacted"
 
 
 # --- Beam -------------------------------------------------------------------------------------
 
 
+def over_budget_message(config: PiiConfig, field: str, reason: str, withheld: list) -> str:
+    """What a record over budget says: the field where the bound was hit, the bound (with its
+    scope: findings are capped per field, work, size and time per record) and what was withheld."""
+    bound = {
+        "work": f"work: more than {config.max_work_per_record:,} units per record",
+        "size": f"size: more than {config.max_chars_per_record:,} characters per record",
+        "findings": f"findings: more than {config.settings.max_findings:,} per document (field)",
+        "time": f"time: the last-resort {config.time_limit_seconds:g} s wall-clock guard per record, machine-dependent",
+    }[reason]
+    where = f"in field '{field}'" if reason != "size" else f"(largest field '{field}')"
+    return f"PII redaction over budget {where} ({bound}): text of {', '.join(withheld) or 'no field'} withheld"
+
+
 class RedactRecordEvents:
     """``routed`` body: a record -> the redacted record (with a spans column if asked), its
-    ``pii/<entity>`` counts, or a dead letter when over budget and the policy says so."""
+    ``pii/<entity>`` counts, or a dead letter when over budget and the policy says so. A
+    ``tables.Sourced`` record gives back a ``Sourced`` one, and its dead letters carry its
+    source as ``key`` and ``source``."""
 
     def __init__(self, redactor: Redactor, fields, stage: str, table: str, spans_column: Optional[str] = None,
                  key_of=lambda _: None, max_raw_chars: int = 1_000_000):
@@ -623,11 +763,24 @@ class RedactRecordEvents:
         self.key_of = key_of
         self.max_raw_chars = max_raw_chars
 
+    def _events(self, element) -> list:
+        if not isinstance(element, Sourced):
+            return self._record_events(element, self.key_of(element), "")
+        try:
+            events = self._record_events(element.record, element.source, element.source)
+        except Exception as e:  # noqa: BLE001 - as routing.Route does, but with the record's source
+            return [dead_letter(self.stage, self.table, element.source, f"{type(e).__name__}: {e}", element.record,
+                                element.source, max_raw_chars=self.max_raw_chars)]
+        return [Sourced(element.source, e) if isinstance(e, dict) else e for e in events]
+
     def setup(self) -> None:
         """Builds the presidio engines once per DoFn instance (called by ``_RedactRoute.setup``)."""
         self.redactor.engines()
 
-    def __call__(self, record: dict):
+    def __call__(self, element):
+        return self._events(element)
+
+    def _record_events(self, record: dict, key: Optional[str], source: str) -> list:
         result = self.redactor.redact_record(record, self.fields)
         events = []
         if result.over_budget:
@@ -636,15 +789,14 @@ class RedactRecordEvents:
             events.append(Count(f"pii/{marker.lower()}"))
             if self.redactor.config.over_time == "dead_letter":
                 withheld = dict(result.record)
+                names = []
                 for f in self.fields:
                     if isinstance(withheld.get(f), str):
                         withheld[f] = WITHHELD
-                config = self.redactor.config
+                        names.append(f)
                 events.append(dead_letter(
-                    self.stage, self.table, self.key_of(record),
-                    f"PII redaction over budget ({reason}; limits {config.time_limit_seconds}s and "
-                    f"{config.settings.max_findings} findings per record) in field '{name}': text withheld",
-                    withheld, max_raw_chars=self.max_raw_chars))
+                    self.stage, self.table, key, over_budget_message(self.redactor.config, name, reason, names),
+                    withheld, source, max_raw_chars=self.max_raw_chars))
                 return events
             # over_time: flag -> kept, partly redacted, with a marker span (start = end = 0)
             result.spans.append({"field": name, "start": 0, "end": 0, "entity": marker, "replacement": ""})
@@ -689,12 +841,8 @@ class _RedactDeadLetter(beam.DoFn):
         self.redactor.engines()
 
     def process(self, row):
-        try:
-            new, withheld = self.redactor.redact_dead_letter(row)
-        except Exception as e:  # noqa: BLE001 - a dead letter is never lost, and never leaks
-            new, withheld = dict(row, raw=WITHHELD, error=f"{row.get('error')} [raw withheld: {type(e).__name__}]"), True
-        events = [Count("pii/dead_letter_raw_withheld" if withheld else "pii/dead_letters_redacted"), new]
-        yield from route_events(events, "pii_dead_letters")
+        new, counter = redact_dead_letter_row(self.redactor, row)
+        yield from route_events([Count(counter), new], "pii_dead_letters")
 
 
 class RedactDeadLetters(beam.PTransform):

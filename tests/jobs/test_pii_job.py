@@ -87,6 +87,29 @@ def test_pii_job_redacts_jsonl_and_accounts_for_every_record(jsonl_run):
     assert records[1]["stars"] == 5 and "boto3.client('s3')" in records[1]["content"]
 
 
+def test_pii_job_dead_letters_name_their_record(jsonl_run):
+    """Issue 15 item 7: the pii job's dead letters had no key or source."""
+    out, _ = jsonl_run
+    dead = {d["stage"]: d for d in read_table(out, "dead_letter")}
+    assert dead["parse"]["source"].endswith("part-0.jsonl.gz:6")
+    assert dead["pii"]["source"].endswith("part-0.jsonl.gz:5") and dead["pii"]["key"] == dead["pii"]["source"]
+
+
+@pytest.mark.slow
+def test_lone_surrogate_escape_does_not_stop_the_pii_job(tmp_path):
+    """Issue 14 item 8: a "\\ud800" escape (an emoji cut in half) made the dead-letter redaction
+    emit a lone surrogate, which Beam's coder cannot encode: the whole run crashed."""
+    write_jsonl(tmp_path / "in" / "a.jsonl.gz", [{"id": 1, "content": "fine", "message": "m"}],
+                extra=[b'{"id": 2, "content": "emoji cut \\ud800 here, mail jane.roe@corp-mail.com", "message": "x"}'])
+    out = tmp_path / "out"
+    assert run_cli("pii", "--input", tmp_path / "in", "--output", out, "--text-field", "content",
+                   "--text-field", "message", "--quiet") == 0
+    [kept] = read_table(out, "records")
+    [dead] = read_table(out, "dead_letter")
+    assert kept["id"] == 1 and "\\ud800" in dead["raw"] and "jane.roe@" not in dead["raw"]
+    assert manifest_of(out)["accounting"]["records"]["holds"] is True
+
+
 def test_pii_spans_are_offsets_into_the_original(jsonl_run):
     out, _ = jsonl_run
     schema = pq.read_schema(next((out / "records").glob("*.parquet")))
@@ -128,21 +151,22 @@ def test_over_time_records_are_dead_lettered_or_flagged(tmp_path):
     storm = "password=key=token=secret=" * 40_000
     write_jsonl(tmp_path / "in.jsonl.gz", [{"id": 1, "content": storm + " jane.roe@corp-mail.com"},
                                            {"id": 2, "content": "mail jane.roe@corp-mail.com"}])
-    (tmp_path / "dl.yaml").write_text("pii:\n  time_limit_seconds: 0.01\n")
-    (tmp_path / "flag.yaml").write_text("pii:\n  time_limit_seconds: 0.01\n  over_time: flag\n")
+    (tmp_path / "dl.yaml").write_text("pii:\n  max_work_per_record: 100000\n")
+    (tmp_path / "flag.yaml").write_text("pii:\n  max_work_per_record: 100000\n  over_time: flag\n")
     assert run_cli("pii", "--input", tmp_path / "in.jsonl.gz", "--output", tmp_path / "dl", "--text-field",
                    "content", "--config", tmp_path / "dl.yaml", "--quiet") == 0
     [kept] = read_table(tmp_path / "dl", "records")
     [dead] = read_table(tmp_path / "dl", "dead_letter")
     assert kept["id"] == 2 and kept["content"] == "mail <EMAIL>"
-    assert dead["stage"] == "pii" and "over budget (time" in dead["error"]
+    assert dead["stage"] == "pii" and "over budget in field 'content' (work: more than 100,000 units" in dead["error"]
     assert json.loads(dead["raw"])["content"] == WITHHELD and "jane.roe@" not in dead["raw"]
-    assert manifest_of(tmp_path / "dl")["counters"]["pii/over_time"] == 1
+    assert manifest_of(tmp_path / "dl")["counters"]["pii/over_work"] == 1
+    assert "pii/over_time" not in manifest_of(tmp_path / "dl")["counters"]
     assert run_cli("pii", "--input", tmp_path / "in.jsonl.gz", "--output", tmp_path / "flag", "--text-field",
                    "content", "--config", tmp_path / "flag.yaml", "--quiet") == 0
     flagged = {r["id"]: r for r in read_table(tmp_path / "flag", "records")}
     assert len(flagged) == 2 and read_table(tmp_path / "flag", "dead_letter") == []
-    assert {"field": "content", "start": 0, "end": 0, "entity": "OVER_TIME", "replacement": ""} in \
+    assert {"field": "content", "start": 0, "end": 0, "entity": "OVER_WORK", "replacement": ""} in \
         flagged[1]["pii_spans"]
 
 
@@ -299,3 +323,25 @@ def test_sample_keys_and_passwords_do_not_survive(sample_pii_run):
                 assert not leaked, (c["commit"], leaked[:3])
                 checked += len(secrets)
     assert checked > 100
+
+
+@pytest.mark.slow
+def test_commits_job_survives_surrogates_and_keeps_no_private_addresses_in_raws(tmp_path):
+    """Issue 14 items 8 and 9 in the commits job: a "\\ud800" escape in a message must not stop
+    the run, and a malformed or cut-off line keeps no author metadata, even on a private domain."""
+    b = DumpBuilder()
+    b.license("acme/tool", "mit")
+    good = b.commit("Fix the parser\n", path="src/parse.py")
+    b.write(tmp_path / "dump", extra_lines={"commits": [
+        b'{"commit": "' + b"c" * 40 + b'", "message": "emoji cut \\ud800 here", "author": {"name": "Jane Roe", '
+        b'"email": "jane.roe@corp.internal"}}',
+        b'{"commit": "' + b"d" * 40 + b'", "author": {"name": "Ada Byron", "email": "ada@build.lan"}, '
+        b'"trailer": [{"key": "Signed-off-by", "value": "Grace Hopper <grace@mail.corp>"}], "message": "cut',
+    ]})
+    out = tmp_path / "out"
+    assert run_cli("commits", "--input", tmp_path / "dump", "--output", out, "--quiet") == 0
+    assert [r["commit"] for r in read_table(out, "commitpack")] == [good["commit"]]
+    text = table_text(out, "dead_letter")
+    for leaked in ("corp.internal", "ada@build.lan", "grace@mail.corp", "Jane Roe", "Ada Byron", "Grace Hopper"):
+        assert leaked not in text, leaked
+    assert all(t["holds"] for t in manifest_of(out)["accounting"].values())
