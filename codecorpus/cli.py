@@ -71,8 +71,7 @@ class _Parser(argparse.ArgumentParser):
     argv: list[str] = []   # the command line being parsed (set by main)
 
     def error(self, message: str):
-        unknown = [a.split("=", 1)[0] for a in self.argv if a.startswith("--")
-                   and a.split("=", 1)[0] not in self.known_options and a.split("=", 1)[0] not in _beam_options()]
+        unknown = unknown_options([a for a in self.argv if a.startswith("--")], self.known_options)
         hint = ""
         if unknown and "required" in message:
             hint = "; " + "; ".join(_unknown_message(u, self.known_options) for u in unknown)
@@ -110,7 +109,7 @@ def _unknown_message(option: str, job_options: list[str]) -> str:
 
 def unknown_options(beam_args: list[str], job_options: list[str], uses_beam: bool = True) -> list[str]:
     """Options on the command line that neither the job nor Beam know (they would be ignored)."""
-    known = _beam_options() if uses_beam else frozenset()
+    known = set(job_options) | (_beam_options() if uses_beam else frozenset())
     return [a.split("=", 1)[0] for a in beam_args if a.startswith("-") and a.split("=", 1)[0] not in known] + \
            [a for a in beam_args if not a.startswith("-") and not uses_beam]
 

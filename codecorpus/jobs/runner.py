@@ -269,9 +269,10 @@ class Stages:
 
     def write(self, name: str, rows) -> None:
         table = self.tables[name]
-        _ = rows | f"Write_{name}" >> WriteTable(self.output, name, table.schema, table.sort_key, self.config["output"])
-        self.count(rows | f"Count_{name}" >> beam.combiners.Count.Globally()
-                   | f"Written_{name}" >> beam.Map(lambda n, name=name: (f"written/{name}", n)))
+        shards = rows | f"Write_{name}" >> WriteTable(self.output, name, table.schema, table.sort_key,
+                                                      self.config["output"])
+        # The writers' own row counts (one (path, rows) per shard file), not a second pass over the rows.
+        self.count(shards | f"Written_{name}" >> beam.Map(lambda shard, name=name: (f"written/{name}", shard[1])))
         self._written.add(name)
 
     def written_elsewhere(self, name: str) -> None:
