@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from codecorpus.core.routing import Count, Drop, dead_letter
-from codecorpus.sql import data as sqldata
-from codecorpus.sql import ddl, llm, sandbox, synth
+from codecorpus.sql import ddl, llm, queries, sandbox, templates, validation
+from codecorpus.sql.inserts import collect_batches, refine_types, render_inserts
+from codecorpus.sql.rows import assemble
+from codecorpus.sql.schema import ENGINES, NotRunnable, Schema, finalise_schema, render_ddl, spider_schema
+from codecorpus.sql.statements import detect_dialect, hostile_kinds, split_statements
 
 DDL_KINDS = ("create_table", "alter_table", "create_index", "create_type", "create_domain")
 
@@ -69,15 +72,15 @@ def parse_file(record: dict, cfg: dict):
     if content is None or record.get("binary"):
         yield Drop("filter/sql_file/no_text")
         return
-    dialect = cfg["dialect"] if cfg["dialect"] != "auto" else ddl.detect_dialect(record["path"], content)
-    statements = ddl.split_statements(content, dialect)
+    dialect = cfg["dialect"] if cfg["dialect"] != "auto" else detect_dialect(record["path"], content)
+    statements = split_statements(content, dialect)
     yield Count("sql/statements", len(statements))
-    flagged = {i: kinds for i, st in enumerate(statements) if (kinds := ddl.hostile_kinds(st))}
+    flagged = {i: kinds for i, st in enumerate(statements) if (kinds := hostile_kinds(st))}
     hostile = Counter(kind for kinds in flagged.values() for kind in kinds)
     for kind, n in sorted(hostile.items()):
         yield Count(f"sql/hostile/{kind}", n)
     counts: Counter = Counter()
-    batches = sqldata.collect_batches(statements, dialect, cfg["data"]["max_rows_per_table"], counts)
+    batches = collect_batches(statements, dialect, cfg["data"]["max_rows_per_table"], counts)
     for name, n in sorted(counts.items()):
         yield Count(f"sql/data/{name}", n)
     queries = []
@@ -119,8 +122,8 @@ def plan_repository(element, borrow: bool):
 @dataclass
 class Built:
     row: dict                 # the sql_databases row
-    schema: ddl.Schema
-    tables: list              # data.TableRows
+    schema: Schema
+    tables: list              # rows.TableRows
     counts: Counter
 
 
@@ -131,18 +134,18 @@ def build_database(job: dict, cfg: dict) -> Built:
     own = {b.table.lower() for b in job["batches"] if schema.table(b.table) is not None}
     borrowed = [b for b in job.get("borrowed", []) if b.table.lower() not in own and schema.table(b.table) is not None]
     batches = list(job["batches"]) + borrowed
-    sqldata.refine_types(schema, batches)
-    schema = ddl.finalise_schema(schema)
-    declared = ddl.render_ddl(schema, "sqlite")
+    refine_types(schema, batches)
+    schema = finalise_schema(schema)
+    declared = render_ddl(schema, "sqlite")
     schema_hash = hashlib.sha256("\n;\n".join(declared).encode("utf-8")).hexdigest()
     counts: Counter = Counter()
     if borrowed:
         counts["data/borrowed_batches"] += len(borrowed)
     data_cfg = cfg["data"]
-    tables = sqldata.assemble(schema, batches, cfg["seed"], schema_hash,
-                              data_cfg["synthetic_rows_per_table"], data_cfg["max_rows_per_table"], counts)
+    tables = assemble(schema, batches, cfg["seed"], schema_hash,
+                      data_cfg["synthetic_rows_per_table"], data_cfg["max_rows_per_table"], counts)
     if not any(t.rows for t in tables):
-        raise ddl.NotRunnable("no table could be given rows")
+        raise NotRunnable("no table could be given rows")
     sources = {t.source for t in tables if t.rows}
     data_source = sources.pop() if len(sources) == 1 else "mixed"
     db_id = db_id_of(job["repo_name"], job["path"])
@@ -150,9 +153,9 @@ def build_database(job: dict, cfg: dict) -> Built:
         "db_id": db_id, "repo_name": job["repo_name"], "ref": job.get("ref"), "path": job["path"],
         "license": job.get("license"), "dialect": dialect, "schema_hash": schema_hash,
         "tables": len(schema.tables), "rows": sum(len(t.rows) for t in tables), "data_source": data_source,
-        "ddl": ddl.render_ddl(schema, "sqlite"), "ddl_duckdb": ddl.render_ddl(schema, "duckdb"),
-        "inserts": sqldata.render_inserts(tables, data_cfg["rows_per_insert"]),
-        "schema_json": _json(ddl.spider_schema(db_id, schema)),
+        "ddl": render_ddl(schema, "sqlite"), "ddl_duckdb": render_ddl(schema, "duckdb"),
+        "inserts": render_inserts(tables, data_cfg["rows_per_insert"]),
+        "schema_json": _json(spider_schema(db_id, schema)),
         "notes_json": _json(dict(sorted(schema.notes.items()))),
     }
     return Built(row, schema, tables, counts)
@@ -166,9 +169,9 @@ def _json(value) -> str:
 
 def engines_of(cfg: dict) -> tuple:
     engines = tuple(cfg["engines"])
-    unknown = set(engines) - set(ddl.ENGINES)
+    unknown = set(engines) - set(ENGINES)
     if unknown or "sqlite" not in engines:
-        raise ValueError(f"sql.engines must include sqlite and only name {list(ddl.ENGINES)}; got {list(engines)}")
+        raise ValueError(f"sql.engines must include sqlite and only name {list(ENGINES)}; got {list(engines)}")
     return engines
 
 
@@ -180,7 +183,7 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
     engines = engines_of(cfg)
     try:
         built = build_database(job, cfg)
-    except ddl.NotRunnable as e:
+    except NotRunnable as e:
         yield Count(f"sql/not_runnable/{dialect}")
         yield dead_letter("build_database", "files", key, f"schema not runnable: {e}", _summary(job), job["path"])
         return
@@ -197,8 +200,8 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
             counts = sandbox.table_counts_sqlite(sqlite_path, [t.table.name for t in built.tables])
             expected = {t.table.name: len(t.rows) for t in built.tables}
             if counts != expected:
-                raise ddl.NotRunnable(f"row counts after loading {counts} differ from {expected}")
-        except ddl.NotRunnable as e:
+                raise NotRunnable(f"row counts after loading {counts} differ from {expected}")
+        except NotRunnable as e:
             yield Count(f"sql/not_runnable/{dialect}")
             yield dead_letter("build_database", "files", key, f"schema not runnable: {e}", _summary(job), job["path"])
             return
@@ -225,10 +228,10 @@ def _summary(job: dict) -> dict:
 def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client):
     row = built.row
     qcfg = cfg["queries"]
-    validator = synth.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
-    profile = synth.profile_database(sqlite_path, built.schema)
+    validator = validation.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
+    profile = templates.profile_database(sqlite_path, built.schema)
     rng = random.Random(f"{cfg['seed']}:{row['db_id']}")
-    pools = synth.template_candidates(profile, rng)
+    pools = templates.template_candidates(profile, rng)
     kept = []
 
     def checked(cand):
@@ -242,10 +245,10 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
 
     quota = qcfg["per_level"]
     by_level: Counter = Counter()
-    iters = {level: iter(pools[level]) for level in synth.LEVELS}
-    active = list(synth.LEVELS)
+    iters = {level: iter(pools[level]) for level in queries.LEVELS}
+    active = list(queries.LEVELS)
     tried = skipped = 0
-    while active and tried < qcfg["max_candidates"] and any(by_level[lv] < quota for lv in synth.LEVELS):
+    while active and tried < qcfg["max_candidates"] and any(by_level[lv] < quota for lv in queries.LEVELS):
         for level in list(active):
             cand = next(iters[level], None)
             if cand is None:
@@ -265,8 +268,8 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
     if skipped:
         yield Count("sql/templates_over_quota", skipped)
     limit = qcfg["max_repository_queries"]
-    own = synth.repo_candidates(job.get("queries", []), job["dialect"], built.schema, limit)
-    borrowed = synth.repo_candidates(job.get("borrowed_queries", []), job["dialect"], built.schema,
+    own = queries.repo_candidates(job.get("queries", []), job["dialect"], built.schema, limit)
+    borrowed = queries.repo_candidates(job.get("borrowed_queries", []), job["dialect"], built.schema,
                                      limit - len(own), borrowed=True)
     for cand in own + borrowed:
         yield from checked(cand)
@@ -278,20 +281,20 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
         yield TableRow("sql_triples", triple)
 
 
-def _triple_row(db: dict, result: synth.Checked) -> dict:
+def _triple_row(db: dict, result: validation.Checked) -> dict:
     cand = result.candidate
     return {
         "db_id": db["db_id"], "question": cand.question, "sql": cand.sql, "difficulty": result.difficulty,
         "template": result.template, "template_id": cand.template_id, "result_columns": list(result.columns),
         "result_rows": len(result.rows), "result_hash": result.result_hash,
-        "result_preview": synth.preview(result.rows),
+        "result_preview": validation.preview(result.rows),
         "ordered": result.ordered, "engine_agreement": result.engine_agreement, "source": cand.source,
         "question_source": cand.question_source, "repo_name": db["repo_name"], "path": db["path"],
         "license": db["license"],
     }
 
 
-def _llm_stage(db: dict, triples: list, kept: list, validator: synth.Validator, client: llm.ChatClient, lcfg: dict):
+def _llm_stage(db: dict, triples: list, kept: list, validator: validation.Validator, client: llm.ChatClient, lcfg: dict):
     """LLM questions for kept SQL, N SQL candidates per question, self-consistency, RRTF pairs.
     The LLM question replaces the template one only when the candidates' consensus reproduces
     the triple's own result (an execution-checked back-translation)."""
@@ -334,17 +337,17 @@ def _llm_stage(db: dict, triples: list, kept: list, validator: synth.Validator, 
             })
 
 
-def _vote_execute(validator: synth.Validator, sql: str) -> tuple:
+def _vote_execute(validator: validation.Validator, sql: str) -> tuple:
     try:
-        ast = synth.parse_query(sql)
+        ast = queries.parse_query(sql)
     except ValueError:
         return "parse_error", None, False
-    if not synth.is_query(ast):
+    if not queries.is_query(ast):
         return "runtime_error", None, False
     outcome = validator.sqlite.run(sql)
     if outcome.status != "ok":
         return "runtime_error", None, False
-    return "ok", sandbox.result_key(outcome.rows, synth.top_level_ordered(ast)), not outcome.rows
+    return "ok", sandbox.result_key(outcome.rows, queries.top_level_ordered(ast)), not outcome.rows
 
 
 def client_from_config(lcfg: dict) -> Optional[llm.ChatClient]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Optional
 
-from codecorpus.sql.ddl import NotRunnable
+from codecorpus.sql.schema import NotRunnable
 
 
 @dataclass
@@ -114,8 +114,9 @@ def build_duckdb(path: str, ddl: list, inserts: list) -> None:
 def _insert_duckdb(conn, statement: str) -> None:
     import pyarrow as pa
 
-    from codecorpus.sql.data import UnsupportedInsert, read_insert
-    from codecorpus.sql.ddl import Statement, quote
+    from codecorpus.sql.inserts import UnsupportedInsert, read_insert
+    from codecorpus.sql.schema import quote
+    from codecorpus.sql.statements import Statement
 
     try:
         batch = read_insert(Statement(statement, "insert", 0), "generic")

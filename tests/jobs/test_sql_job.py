@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from codecorpus.sql import sandbox, synth
+from codecorpus.sql import queries, sandbox
 
 from conftest import manifest_of, read_table, run_cli
 
@@ -177,7 +177,7 @@ def reexecute(databases: list, triples: list, duckdb_too: bool = False) -> int:
             assert len(rows) == t["result_rows"], t["sql"]
             assert sandbox.result_hash(rows, t["ordered"]) == t["result_hash"], (db["db_id"], t["sql"])
             if duck is not None and t["engine_agreement"]:
-                duck_sql = synth.parse_query(t["sql"]).sql(dialect="duckdb")
+                duck_sql = queries.parse_query(t["sql"]).sql(dialect="duckdb")
                 duck_rows = [sandbox.canonical_row(r) for r in duck.execute(duck_sql).fetchall()]
                 assert sandbox.result_hash(duck_rows, t["ordered"]) == t["result_hash"], (db["db_id"], t["sql"])
             checked += 1
@@ -235,7 +235,7 @@ def test_folder_of_sql_files(folder_run):
                    for t in triples)
 
     # triples: every level, one per template per database, questions, sources
-    assert set(Counter(t["difficulty"] for t in triples)) == set(synth.LEVELS)
+    assert set(Counter(t["difficulty"] for t in triples)) == set(queries.LEVELS)
     assert len({(t["db_id"], t["template"]) for t in triples}) == len(triples)
     assert all(t["engine_agreement"] is True and t["question"] and t["result_rows"] > 0 for t in triples)
     assert {t["source"] for t in triples} == {"template", "repo"}
@@ -295,5 +295,5 @@ def test_shared_sample(shared_sample, tmp_path):
     assert counters["dead_letter/files/join_contents"] == 2                # the two pagila data blobs
     per_db = Counter(t["db_id"] for t in triples)
     assert all(per_db[d["db_id"]] >= 30 for d in chinook)
-    assert set(Counter(t["difficulty"] for t in triples)) == set(synth.LEVELS)
+    assert set(Counter(t["difficulty"] for t in triples)) == set(queries.LEVELS)
     assert reexecute(databases, triples) == len(triples)
