@@ -64,6 +64,7 @@ def db_id_of(repo: str, path: str) -> str:
 
 def parse_file(record: dict, cfg: dict):
     """Events for one repository file (see the module docstring)."""
+    yield Count("sql/sql_files")  # zero in a run means the input held no .sql file (see no_sql_files)
     content = record.get("content")
     limit = cfg["max_file_bytes"]
     if (record.get("size") or 0) > limit or (content is not None and len(content) > limit):
@@ -74,6 +75,10 @@ def parse_file(record: dict, cfg: dict):
         return
     dialect = cfg["dialect"] if cfg["dialect"] != "auto" else detect_dialect(record["path"], content)
     statements = split_statements(content, dialect)
+    statements, over = cap_tables(statements, cfg["max_tables"])
+    if over:
+        yield Count("sql/limits/max_tables")
+        yield Count("sql/limits/max_tables/tables_left_out", over)
     yield Count("sql/statements", len(statements))
     flagged = {i: kinds for i, st in enumerate(statements) if (kinds := hostile_kinds(st))}
     hostile = Counter(kind for kinds in flagged.values() for kind in kinds)
@@ -99,6 +104,30 @@ def parse_file(record: dict, cfg: dict):
     yield Drop("filter/sql_file/no_create_table")
     if batches or queries:
         yield out
+
+
+def cap_tables(statements: list, max_tables: int) -> tuple:
+    """The statements with ``CREATE TABLE``s past the first ``max_tables`` left out, and how many
+    were: a file of 10,000 small tables took 20 GB and minutes to build and profile."""
+    over = 0
+    kept = []
+    tables = 0
+    for st in statements:
+        if st.kind == "create_table":
+            tables += 1
+            if tables > max_tables:
+                over += 1
+                continue
+        kept.append(st)
+    return kept, over
+
+
+def no_sql_files(counters: dict) -> Optional[str]:
+    """The warning for a run that read no ``.sql`` file at all (almost certainly the wrong
+    ``--input``), or None. The runner's warnings (and ``--strict``) check it."""
+    if counters.get("sql/sql_files", 0) == 0:
+        return "no .sql file was read: is --input the right folder or dump?"
+    return None
 
 
 def plan_repository(element, borrow: bool):
@@ -181,6 +210,7 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
     dialect = job["dialect"]
     key = file_key(job)
     engines = engines_of(cfg)
+    budget = sandbox.Budget(cfg["sandbox"]["file_budget_seconds"])
     try:
         built = build_database(job, cfg)
     except NotRunnable as e:
@@ -196,12 +226,15 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
         try:
             sandbox.build_sqlite(sqlite_path, row["ddl"], row["inserts"])
             if "duckdb" in engines:
-                sandbox.build_duckdb(duckdb_path, row["ddl_duckdb"], row["inserts"])
+                sandbox.build_duckdb(duckdb_path, row["ddl_duckdb"], row["inserts"],
+                                     cfg["sandbox"]["duckdb_memory_limit"])
             counts = sandbox.table_counts_sqlite(sqlite_path, [t.table.name for t in built.tables])
             expected = {t.table.name: len(t.rows) for t in built.tables}
             if counts != expected:
                 raise NotRunnable(f"row counts after loading {counts} differ from {expected}")
         except NotRunnable as e:
+            if isinstance(e, sandbox.OverMemoryLimit):
+                yield Count("sql/limits/duckdb_memory_limit")
             yield Count(f"sql/not_runnable/{dialect}")
             yield dead_letter("build_database", "files", key, f"schema not runnable: {e}", _summary(job), job["path"])
             return
@@ -209,10 +242,12 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
         yield Count(f"sql/databases_data/{row['data_source']}")
         yield TableRow("sql_databases", row)
         limits = sandbox.Limits.from_config({**cfg["sandbox"], "max_result_rows": cfg["queries"]["max_result_rows"]})
-        sqlite_box = sandbox.SQLiteSandbox(sqlite_path, limits)
-        duckdb_box = sandbox.DuckDBSandbox(duckdb_path, limits) if "duckdb" in engines else None
+        sqlite_box = sandbox.SQLiteSandbox(sqlite_path, limits, budget)
+        duckdb_box = sandbox.DuckDBSandbox(duckdb_path, limits, budget) if "duckdb" in engines else None
         try:
-            yield from _triples(job, built, cfg, sqlite_path, sqlite_box, duckdb_box, client)
+            yield from _triples(job, built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget)
+            if budget.hit:
+                yield Count("sql/limits/time_budget")  # databases whose queries ran out of time
         finally:
             sqlite_box.close()
             if duckdb_box is not None:
@@ -225,7 +260,7 @@ def _summary(job: dict) -> dict:
             "ddl": [st.text for st in job["ddl"]][:200]}
 
 
-def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client):
+def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget):
     row = built.row
     qcfg = cfg["queries"]
     validator = validation.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
@@ -249,6 +284,8 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
     active = list(queries.LEVELS)
     tried = skipped = 0
     while active and tried < qcfg["max_candidates"] and any(by_level[lv] < quota for lv in queries.LEVELS):
+        if budget.exhausted():
+            break  # the remaining candidates are never tried (not candidates)
         for level in list(active):
             cand = next(iters[level], None)
             if cand is None:
@@ -272,9 +309,11 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
     borrowed = queries.repo_candidates(job.get("borrowed_queries", []), job["dialect"], built.schema,
                                      limit - len(own), borrowed=True)
     for cand in own + borrowed:
+        if budget.exhausted():
+            break
         yield from checked(cand)
     triples = [_triple_row(row, result) for result in kept]
-    if client is not None and triples:
+    if client is not None and triples and not budget.exhausted():
         yield from _llm_stage(row, triples, kept, validator, client, cfg["llm"])
     for triple in triples:
         yield Count(f"sql/triples/{triple['difficulty']}")
@@ -294,7 +333,8 @@ def _triple_row(db: dict, result: validation.Checked) -> dict:
     }
 
 
-def _llm_stage(db: dict, triples: list, kept: list, validator: validation.Validator, client: llm.ChatClient, lcfg: dict):
+def _llm_stage(db: dict, triples: list, kept: list, validator: validation.Validator, client: llm.ChatClient,
+               lcfg: dict):
     """LLM questions for kept SQL, N SQL candidates per question, self-consistency, RRTF pairs.
     The LLM question replaces the template one only when the candidates' consensus reproduces
     the triple's own result (an execution-checked back-translation)."""

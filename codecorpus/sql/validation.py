@@ -7,7 +7,8 @@ replaced by a placeholder, lower-cased, whitespace collapsed) is new for the dat
 SQLite sandbox (``timeout``, ``denied``, ``runtime_error``, ``too_many_rows``), its result is
 not degenerate (``empty_result``, ``all_null``, ``whole_table``), its DuckDB translation runs
 (``duckdb_error``, ``duckdb_timeout``) and both engines return the same result
-(``engine_disagreement``).
+(``engine_disagreement``). A candidate that meets the database's spent time budget is
+``time_budget`` (``sandbox.Budget``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from codecorpus.sql.queries import Candidate, hardness, is_query, parse_query, t
 
 REJECTIONS = ("parse_error", "not_select", "nondeterministic", "duplicate_template", "explain_error", "timeout",
               "denied", "runtime_error", "too_many_rows", "empty_result", "all_null", "whole_table", "duckdb_error",
-              "duckdb_timeout", "engine_disagreement", "hostile")
+              "duckdb_timeout", "engine_disagreement", "hostile", "time_budget")
 
 
 _NONDETERMINISTIC = re.compile(r"\b(?:random|randomblob|now|current_timestamp|current_date|current_time|"
@@ -97,14 +98,16 @@ class Validator:
             return out
         error = self.sqlite.explain(cand.sql)
         if error is not None:
-            out.reason, out.error = ("denied" if error.startswith("denied") else "explain_error"), error
+            out.reason = ("denied" if error.startswith("denied") else
+                          "time_budget" if error.startswith("over_budget") else "explain_error")
+            out.error = error
             return out
         result = self.sqlite.run(cand.sql)
         out.seconds += result.seconds
         self.max_seconds = max(self.max_seconds, result.seconds)
         if result.status != "ok":
             out.reason = {"timeout": "timeout", "denied": "denied", "too_many_rows": "too_many_rows",
-                          "not_select": "not_select"}.get(result.status, "runtime_error")
+                          "not_select": "not_select", "over_budget": "time_budget"}.get(result.status, "runtime_error")
             out.error = result.error
             return out
         out.rows, out.columns = result.rows, result.columns
@@ -122,7 +125,8 @@ class Validator:
             out.seconds += other.seconds
             self.max_seconds = max(self.max_seconds, other.seconds)
             if other.status != "ok":
-                out.reason = "duckdb_timeout" if other.status == "timeout" else "duckdb_error"
+                out.reason = {"timeout": "duckdb_timeout", "over_budget": "time_budget"}.get(other.status,
+                                                                                             "duckdb_error")
                 out.error = other.error
                 return out
             if not sb.results_equal(result.rows, other.rows, out.ordered):

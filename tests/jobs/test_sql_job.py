@@ -297,3 +297,27 @@ def test_shared_sample(shared_sample, tmp_path):
     assert all(per_db[d["db_id"]] >= 30 for d in chinook)
     assert set(Counter(t["difficulty"] for t in triples)) == set(queries.LEVELS)
     assert reexecute(databases, triples) == len(triples)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 item 6: the plain-folder reader (codecorpus/io/repo_files.py) is "
+                   "fixed on another branch; remove this marker when it lands")
+def test_plain_folder_never_reads_through_a_symlink(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "secret.sql").write_text("CREATE TABLE secret (id INTEGER PRIMARY KEY, password TEXT);\n"
+                                        "INSERT INTO secret VALUES (1, 'hunter2');\n")
+    (outside / "dir" / "more.sql").write_text("CREATE TABLE more_secret (id INTEGER PRIMARY KEY);\n")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "shop.sql").write_text(SHOP_MYSQL)
+    (folder / "leak.sql").symlink_to(outside / "secret.sql")
+    (folder / "linked").symlink_to(outside / "dir", target_is_directory=True)
+    (tmp_path / "cfg.yaml").write_text(CONFIG)
+    out = tmp_path / "out"
+    assert run_cli("sql", "--input", folder, "--output", out, "--config", tmp_path / "cfg.yaml", "--quiet") == 0
+    manifest = manifest_of(out)
+    databases = read_table(out, "sql_databases")
+    check_accounting(manifest, {"sql_databases": len(databases), "sql_triples": len(read_table(out, "sql_triples"))})
+    assert [d["path"] for d in databases] == ["shop.sql"]
+    assert manifest["counters"]["filter/file_kind/symlink"] == 2
+    assert not any("hunter2" in " ".join(d["inserts"]) for d in databases)
