@@ -273,7 +273,8 @@ SQL_DATABASES = pa.schema(
 # literals masked (the dedup key); ``result_hash``: sha256 of the canonical SQLite result (rows
 # sorted unless ``ordered``); ``engine_agreement``: SQLite and DuckDB returned the same result
 # (null when DuckDB is not configured); ``source``: "template" | "repo"; ``question_source``:
-# "template" | "describe" | "llm".
+# "template" | "describe" | "llm"; ``suite_result_hashes``: the result hash on each database of the
+# test suite (``sql_test_suites``, by index).
 SQL_TRIPLES = pa.schema(
     [
         ("db_id", pa.string()),
@@ -285,6 +286,7 @@ SQL_TRIPLES = pa.schema(
         ("result_columns", pa.list_(pa.string())),
         ("result_rows", pa.int64()),
         ("result_hash", pa.string()),
+        ("suite_result_hashes", pa.list_(pa.string())),
         ("result_preview", pa.string()),
         ("ordered", pa.bool_()),
         ("engine_agreement", pa.bool_()),
@@ -293,6 +295,17 @@ SQL_TRIPLES = pa.schema(
         ("repo_name", pa.string()),
         ("path", pa.string()),
         ("license", pa.string()),
+    ]
+)
+
+# A database's test suite (Spider's test-suite evaluation): neighbour ``index`` of ``db_id`` is rebuilt
+# by ``sql_databases.ddl`` (or ``ddl_duckdb``) then these ``inserts``; ``sql_triples.suite_result_hashes
+# [index]`` is each triple's result hash there.
+SQL_TEST_SUITES = pa.schema(
+    [
+        ("db_id", pa.string()),
+        ("index", pa.int64()),
+        ("inserts", pa.list_(pa.string())),
     ]
 )
 

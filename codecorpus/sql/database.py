@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from codecorpus.core.routing import Count, Drop, dead_letter
-from codecorpus.sql import ddl, llm, queries, sandbox, templates, validation
+from codecorpus.sql import ddl, llm, queries, sandbox, suites, templates, validation
 from codecorpus.sql.inserts import collect_batches, refine_types, render_inserts
 from codecorpus.sql.rows import assemble
 from codecorpus.sql.schema import ENGINES, NotRunnable, Schema, finalise_schema, render_ddl, spider_schema
@@ -242,16 +242,51 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
         yield Count(f"sql/databases_data/{row['data_source']}")
         yield TableRow("sql_databases", row)
         limits = sandbox.Limits.from_config({**cfg["sandbox"], "max_result_rows": cfg["queries"]["max_result_rows"]})
-        sqlite_box = sandbox.SQLiteSandbox(sqlite_path, limits, budget)
-        duckdb_box = sandbox.DuckDBSandbox(duckdb_path, limits, budget) if "duckdb" in engines else None
+        boxes = []
         try:
-            yield from _triples(job, built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget)
+            boxes.append(_sandboxes(sqlite_path, duckdb_path if "duckdb" in engines else None, limits, budget))
+            for event in _test_suite(built, cfg, engines, tmp):
+                if isinstance(event, tuple):
+                    boxes.append(_sandboxes(*event, limits, budget))
+                else:
+                    yield event
+            (sqlite_box, duckdb_box), suite = boxes[0], boxes[1:]
+            yield from _triples(job, built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget, suite)
             if budget.hit:
                 yield Count("sql/limits/time_budget")  # databases whose queries ran out of time
         finally:
-            sqlite_box.close()
-            if duckdb_box is not None:
-                duckdb_box.close()
+            for pair in boxes:
+                for box in pair:
+                    if box is not None:
+                        box.close()
+
+
+def _sandboxes(sqlite_path: str, duckdb_path: Optional[str], limits, budget) -> tuple:
+    return (sandbox.SQLiteSandbox(sqlite_path, limits, budget),
+            sandbox.DuckDBSandbox(duckdb_path, limits, budget) if duckdb_path else None)
+
+
+def _test_suite(built: Built, cfg: dict, engines: tuple, tmp: str):
+    """The database's test suite (``suites``): ``sql_test_suites`` rows, and ``(sqlite path,
+    duckdb path or None)`` for every neighbour built in ``tmp``."""
+    settings = suites.SuiteSettings.from_config(cfg["test_suite"])
+    if settings.size <= 0:
+        return
+    row = built.row
+    neighbours = suites.build_suite(built.schema, built.tables, cfg["seed"], row["schema_hash"], settings)
+    for index, inserts in enumerate(suites.render_suite(neighbours, cfg["data"]["rows_per_insert"])):
+        sqlite_path = os.path.join(tmp, f"suite-{index}.sqlite")
+        duckdb_path = os.path.join(tmp, f"suite-{index}.duckdb") if "duckdb" in engines else None
+        try:
+            sandbox.build_sqlite(sqlite_path, row["ddl"], inserts)
+            if duckdb_path:
+                sandbox.build_duckdb(duckdb_path, row["ddl_duckdb"], inserts, cfg["sandbox"]["duckdb_memory_limit"])
+        except NotRunnable:
+            yield Count("sql/test_suite/not_runnable")  # left out of the suite (and of sql_test_suites)
+            continue
+        yield Count("sql/test_suite/databases")
+        yield TableRow("sql_test_suites", {"db_id": row["db_id"], "index": index, "inserts": inserts})
+        yield sqlite_path, duckdb_path
 
 
 def _summary(job: dict) -> dict:
@@ -260,10 +295,11 @@ def _summary(job: dict) -> dict:
             "ddl": [st.text for st in job["ddl"]][:200]}
 
 
-def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget):
+def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget, suite=()):
     row = built.row
     qcfg = cfg["queries"]
-    validator = validation.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
+    validator = validation.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables},
+                                     suite, cfg["test_suite"]["min_informative"])
     profile = templates.profile_database(sqlite_path, built.schema)
     rng = random.Random(f"{cfg['seed']}:{row['db_id']}")
     pools = templates.template_candidates(profile, rng)
@@ -326,6 +362,7 @@ def _triple_row(db: dict, result: validation.Checked) -> dict:
         "db_id": db["db_id"], "question": cand.question, "sql": cand.sql, "difficulty": result.difficulty,
         "template": result.template, "template_id": cand.template_id, "result_columns": list(result.columns),
         "result_rows": len(result.rows), "result_hash": result.result_hash,
+        "suite_result_hashes": list(result.suite_hashes),
         "result_preview": validation.preview(result.rows),
         "ordered": result.ordered, "engine_agreement": result.engine_agreement, "source": cand.source,
         "question_source": cand.question_source, "repo_name": db["repo_name"], "path": db["path"],
@@ -356,11 +393,18 @@ def _llm_stage(db: dict, triples: list, kept: list, validator: validation.Valida
             yield Count("sql/llm/errors")
             continue
         candidates = [llm.extract_sql(a) for a in answers]
-        vote = llm.self_consistency(candidates, lambda sql: _vote_execute(validator, sql))
+        executed = {sql: validator.result_vector(sql) for sql in dict.fromkeys(candidates)}
+        # the vote is on the vector of results over the database and its test suite; the
+        # one-database vote is kept only to count how often the two disagree
+        vote = llm.mark_original_only(llm.self_consistency(candidates, executed.__getitem__))
+        one_db = llm.self_consistency(candidates, lambda sql: _first_key(executed[sql]))
+        yield Count("sql/llm/votes")
+        if llm.consensus_members(one_db) != llm.consensus_members(vote):
+            yield Count("sql/llm/vote_disagreement")
         yield Count("sql/llm/candidates", len(candidates))
         for label, n in sorted(vote.statuses.items()):
             yield Count(f"sql/llm/rank/{label}", n)
-        gold = sandbox.result_key(result.rows, result.ordered)
+        gold = (sandbox.result_key(result.rows, result.ordered),) + tuple(result.suite_keys)
         if vote.winner_key != gold:
             yield Count("sql/llm/question_rejected")
             continue
@@ -377,17 +421,9 @@ def _llm_stage(db: dict, triples: list, kept: list, validator: validation.Valida
             })
 
 
-def _vote_execute(validator: validation.Validator, sql: str) -> tuple:
-    try:
-        ast = queries.parse_query(sql)
-    except ValueError:
-        return "parse_error", None, False
-    if not queries.is_query(ast):
-        return "runtime_error", None, False
-    outcome = validator.sqlite.run(sql)
-    if outcome.status != "ok":
-        return "runtime_error", None, False
-    return "ok", sandbox.result_key(outcome.rows, queries.top_level_ordered(ast)), not outcome.rows
+def _first_key(executed: tuple) -> tuple:
+    status, keys, empty = executed
+    return status, (keys[0] if keys else None), empty
 
 
 def client_from_config(lcfg: dict) -> Optional[llm.ChatClient]:

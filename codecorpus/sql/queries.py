@@ -85,6 +85,18 @@ def template_key(ast) -> str:
     return re.sub(r"\s+", " ", masked.sql(dialect="sqlite").lower()).strip()
 
 
+def duckdb_sql(ast) -> str:
+    """The query as DuckDB should run it to mean what it means in SQLite: sqlglot's translation,
+    with ``LIKE`` as ``ILIKE`` (SQLite's LIKE ignores case, DuckDB's does not; a test suite with
+    case variants of the same strings tells them apart)."""
+    from sqlglot import exp
+
+    def ilike(node):
+        return exp.ILike(this=node.this, expression=node.expression) if isinstance(node, exp.Like) else node
+
+    return ast.copy().transform(ilike).sql(dialect="duckdb")
+
+
 def top_level_ordered(ast) -> bool:
     from sqlglot import exp
 

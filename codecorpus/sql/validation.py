@@ -7,8 +7,10 @@ replaced by a placeholder, lower-cased, whitespace collapsed) is new for the dat
 SQLite sandbox (``timeout``, ``denied``, ``runtime_error``, ``too_many_rows``), its result is
 not degenerate (``empty_result``, ``all_null``, ``whole_table``), its DuckDB translation runs
 (``duckdb_error``, ``duckdb_timeout``) and both engines return the same result
-(``engine_disagreement``). A candidate that meets the database's spent time budget is
-``time_budget`` (``sandbox.Budget``).
+(``engine_disagreement``). Then the same on every database of its test suite (``suites``): it
+runs there in both engines (``suite_error``), the engines agree on each (``suite_engine_disagreement``)
+and its result is neither empty nor all NULL on most of them (``suite_degenerate``). A candidate
+that meets the database's spent time budget is ``time_budget`` (``sandbox.Budget``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from codecorpus.sql import sandbox as sb
-from codecorpus.sql.queries import Candidate, hardness, is_query, parse_query, template_key, top_level_ordered
+from codecorpus.sql.queries import (Candidate, duckdb_sql, hardness, is_query, parse_query, template_key,
+                                    top_level_ordered)
 
 
 REJECTIONS = ("parse_error", "not_select", "nondeterministic", "duplicate_template", "explain_error", "timeout",
               "denied", "runtime_error", "too_many_rows", "empty_result", "all_null", "whole_table", "duckdb_error",
-              "duckdb_timeout", "engine_disagreement", "hostile", "time_budget")
+              "duckdb_timeout", "engine_disagreement", "hostile", "time_budget", "suite_error",
+              "suite_engine_disagreement", "suite_degenerate")
 
 
 _NONDETERMINISTIC = re.compile(r"\b(?:random|randomblob|now|current_timestamp|current_date|current_time|"
@@ -47,14 +51,19 @@ class Checked:
     engine_agreement: Optional[bool] = None
     seconds: float = 0.0                  # engine time spent on the candidate
     error: str = ""
+    suite_hashes: list = field(default_factory=list)   # result hash on each test-suite database
+    suite_keys: list = field(default_factory=list)     # result key (column-order free) on each
 
 
 class Validator:
     """Runs the checks of a candidate against one database in both sandboxes."""
 
-    def __init__(self, sqlite_box: sb.SQLiteSandbox, duckdb_box: Optional[sb.DuckDBSandbox], table_rows: dict):
+    def __init__(self, sqlite_box: sb.SQLiteSandbox, duckdb_box: Optional[sb.DuckDBSandbox], table_rows: dict,
+                 suite: tuple = (), min_informative: float = 0.5):
         self.sqlite = sqlite_box
         self.duckdb = duckdb_box
+        self.suite = tuple(suite)            # (SQLite sandbox, DuckDB sandbox or None) per neighbour
+        self.min_informative = min_informative
         self.table_rows = {k.lower(): v for k, v in table_rows.items()}
         self.kept_templates: set = set()
         self.max_seconds = 0.0
@@ -115,9 +124,10 @@ class Validator:
         if degenerate:
             out.reason = degenerate
             return out
+        duck_sql = None
         if self.duckdb is not None:
             try:
-                duck_sql = ast.sql(dialect="duckdb")
+                duck_sql = duckdb_sql(ast)
             except Exception as e:  # noqa: BLE001 - sqlglot cannot write it: the engines cannot be compared
                 out.reason, out.error = "duckdb_error", f"transpile: {e}"
                 return out
@@ -136,9 +146,61 @@ class Validator:
         if cand.hostile:
             out.reason, out.error = "hostile", ",".join(cand.hostile)  # contained and counted, never kept
             return out
+        if self.suite and not self._on_suite(cand.sql, duck_sql, out):
+            return out
         out.result_hash = sb.result_hash(result.rows, out.ordered)
         self.kept_templates.add(key)
         return out
+
+    def _on_suite(self, sql: str, duck_sql: Optional[str], out: Checked) -> bool:
+        """Run a candidate on every test-suite database in both engines; False (with the reason
+        set) when it errs on one, the engines disagree on one, or its result is empty or all
+        NULL on more than ``1 - min_informative`` of them."""
+        informative = 0
+        for sqlite_box, duckdb_box in self.suite:
+            mine = sqlite_box.run(sql)
+            out.seconds += mine.seconds
+            if mine.status != "ok":
+                out.reason = "time_budget" if mine.status == "over_budget" else "suite_error"
+                out.error = mine.error or mine.status
+                return False
+            if duckdb_box is not None and duck_sql is not None:
+                other = duckdb_box.run(duck_sql)
+                out.seconds += other.seconds
+                if other.status != "ok":
+                    out.reason = "time_budget" if other.status == "over_budget" else "suite_error"
+                    out.error = other.error or other.status
+                    return False
+                if not sb.results_equal(mine.rows, other.rows, out.ordered):
+                    out.reason, out.engine_agreement = "suite_engine_disagreement", False
+                    return False
+            if mine.rows and not all(v is None for r in mine.rows for v in r):
+                informative += 1
+            out.suite_hashes.append(sb.result_hash(mine.rows, out.ordered))
+            out.suite_keys.append(sb.result_key(mine.rows, out.ordered))
+        if informative < self.min_informative * len(self.suite):
+            out.reason = "suite_degenerate"
+            return False
+        return True
+
+    def result_vector(self, sql: str) -> tuple:
+        """``(status, keys, empty)`` for a vote: the result key on the database and on every
+        test-suite database (SQLite), so candidates agree only if they agree everywhere."""
+        try:
+            ast = parse_query(sql)
+        except ValueError:
+            return "parse_error", None, False
+        if not is_query(ast):
+            return "runtime_error", None, False
+        ordered = top_level_ordered(ast)
+        first = self.sqlite.run(sql)
+        if first.status != "ok":
+            return "runtime_error", None, False
+        keys = [sb.result_key(first.rows, ordered)]
+        for box, _ in self.suite:  # an error on a neighbour is a result no other candidate shares
+            outcome = box.run(sql)
+            keys.append(sb.result_key(outcome.rows, ordered) if outcome.status == "ok" else f"error:{outcome.status}")
+        return "ok", tuple(keys), not first.rows
 
     def _degenerate(self, ast, rows: list, cand: Candidate) -> Optional[str]:
         from sqlglot import exp
