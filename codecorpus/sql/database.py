@@ -210,7 +210,6 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
     dialect = job["dialect"]
     key = file_key(job)
     engines = engines_of(cfg)
-    budget = sandbox.Budget(cfg["sandbox"]["file_budget_seconds"])
     try:
         built = build_database(job, cfg)
     except NotRunnable as e:
@@ -243,6 +242,7 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
         yield TableRow("sql_databases", row)
         limits = sandbox.Limits.from_config({**cfg["sandbox"], "max_result_rows": cfg["queries"]["max_result_rows"]})
         boxes = []
+        budget = sandbox.Budget(cfg["sandbox"]["file_budget_seconds"])  # the queries' time, from here on
         try:
             boxes.append(_sandboxes(sqlite_path, duckdb_path if "duckdb" in engines else None, limits, budget))
             for event in _test_suite(built, cfg, engines, tmp):

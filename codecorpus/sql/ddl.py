@@ -429,7 +429,8 @@ def _table_from_create(expr, dialect: str, user_types: dict, notes: Counter) -> 
                 elif isinstance(kind, exp.ComputedColumnConstraint):
                     notes["dropped/computed_column"] += 1
                 elif isinstance(kind, exp.CommentColumnConstraint):
-                    notes["dropped/comment"] += 1
+                    notes["dropped/comment"] += 1  # from the DDL; kept in the model to name the column
+                    col.comment = kind.this.name if isinstance(kind.this, exp.Literal) else ""
                 else:
                     notes["dropped/column_option"] += 1
             if col.enum:

@@ -62,10 +62,13 @@ class Budget:
     runs at most until the earlier of its own timeout and the budget's end."""
 
     def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.deadline: Optional[float] = None  # the clock starts with the first query, not with parsing
         self.hit = False
 
     def remaining(self) -> float:
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.seconds
         return self.deadline - time.monotonic()
 
     def exhausted(self) -> bool:

@@ -37,6 +37,7 @@ class Column:
     enum: Optional[tuple] = None         # allowed values of an ENUM column
     source_type: str = ""                # the type as written in the file
     guessed: bool = False                # an unconstrained NUMBER/NUMERIC: refined from the data
+    comment: str = ""                    # the column's COMMENT in the DDL (names it in questions)
 
     def type_sql(self, engine: str) -> str:
         f = self.family

@@ -76,9 +76,9 @@ PERSON_TABLES = ("customer", "employee", "user", "staff", "author", "person", "p
 
 
 def _tokens(name: str) -> list:
-    from codecorpus.sql.naming import humanise
+    from codecorpus.sql.naming import identifier_words
 
-    return humanise(name).split()
+    return identifier_words(name).split()
 
 
 def _value_for(col: Column, table: Table, rng: random.Random, i: int, ctx: Optional[dict] = None):

@@ -16,7 +16,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Optional
 
-from codecorpus.sql.naming import humanise, plural, say, singular, total_of
+from codecorpus.sql.naming import (comment_name, common_prefix, flag_value, flag_words, humanise, identifier_words, is_flag,
+                                   plural, say, singular, total_of)
 from codecorpus.sql.queries import LEVELS, Candidate, ident, sql_literal
 from codecorpus.sql.schema import Schema, Table
 
@@ -34,10 +35,17 @@ class ColumnProfile:
     distinct: int = 0
     nulls: int = 0
     values: list = field(default_factory=list)   # sorted distinct non-null sample
+    comment: str = ""                            # the DDL's COMMENT
+    drop: tuple = ()                             # the schema-wide prefix left out of names
 
     @property
     def words(self) -> str:
-        return humanise(self.name)
+        return comment_name(self.comment) or humanise(self.name, self.drop)
+
+    @property
+    def flag(self) -> bool:
+        """A yes/no text column: filtered as "which … are <column>", never listed as categories."""
+        return self.family == "text" and self.distinct <= 2 and is_flag(self.values)
 
 
 @dataclass
@@ -51,6 +59,7 @@ class TableProfile:
     nums: list               # numeric measures
     dates: list
     texts: list              # free text with words (LIKE)
+    drop: tuple = ()         # the schema-wide prefix left out of names
 
     @property
     def name(self) -> str:
@@ -58,8 +67,8 @@ class TableProfile:
 
     @property
     def words(self) -> str:
-        """The table as a singular noun: ``order_items`` -> ``order item``."""
-        return singular(humanise(self.table.name))
+        """The table as a singular noun: ``order_items`` -> ``order item``, ``tbl_cust`` -> ``customer``."""
+        return singular(humanise(self.table.name, self.drop))
 
 
 @dataclass
@@ -74,6 +83,14 @@ class Link:
 class DbProfile:
     tables: list
     links: list
+    drop: tuple = ()         # a prefix every table shares (``sb_``): said by no question
+
+    def words(self, column: str) -> str:
+        """A column as a question says it (its comment when it has a usable one)."""
+        for tp in self.tables:
+            if column in tp.columns:
+                return tp.columns[column].words
+        return humanise(column, self.drop)
 
 
 # Columns that identify or contact rather than classify or measure.
@@ -91,6 +108,8 @@ def profile_database(path: str, schema: Schema, sample: int = 40) -> DbProfile:
     try:
         tables = []
         by_name = {}
+        prefix = common_prefix(t.name for t in schema.ordered())
+        drop = (prefix,) if prefix else ()
         for table in schema.ordered():
             q = ident(table.name)
             rows = conn.execute(f"SELECT COUNT(*) FROM {q}").fetchone()[0]
@@ -108,8 +127,8 @@ def profile_database(path: str, schema: Schema, sample: int = 40) -> DbProfile:
                     values = [values[int(i * step)] for i in range(sample)]
                 cols[col.name] = ColumnProfile(col.name, col.family, col.not_null,
                                                col.name in key_cols or col.autoincrement, col.name in unique_cols,
-                                               distinct or 0, nulls or 0, values)
-            tp = TableProfile(table, rows, cols, None, None, [], [], [], [])
+                                               distinct or 0, nulls or 0, values, col.comment, drop)
+            tp = TableProfile(table, rows, cols, None, None, [], [], [], [], drop)
             _roles(tp)
             tables.append(tp)
             by_name[table.name.lower()] = tp
@@ -119,7 +138,7 @@ def profile_database(path: str, schema: Schema, sample: int = 40) -> DbProfile:
                 parent = by_name.get(fk.ref_table.lower())
                 if parent is not None and len(fk.columns) == 1 and parent is not tp:
                     links.append(Link(tp, fk.columns[0], parent, fk.ref_columns[0]))
-        return DbProfile(tables, links)
+        return DbProfile(tables, links, drop)
     finally:
         conn.close()
 
@@ -131,7 +150,7 @@ def _roles(tp: TableProfile) -> None:
     for c in cols:
         if c.is_key or c.distinct == 0:
             continue
-        words = set(humanise(c.name).split())
+        words = set(identifier_words(c.name).split())
         present = tp.rows - c.nulls
         if c.family in ("integer", "real", "decimal") and c.distinct >= 3 and not words & _NOT_MEASURES:
             tp.nums.append(c.name)
@@ -144,8 +163,8 @@ def _roles(tp: TableProfile) -> None:
                                                            for v in c.values):
             tp.texts.append(c.name)
     labels = [c for c in cols if c.family == "text" and not c.is_key and c.distinct > 1
-              and not set(humanise(c.name).split()) & _NOT_LABELS]
-    named = [c for c in labels if humanise(c.name).split()[-1:] and humanise(c.name).split()[-1] in
+              and not set(identifier_words(c.name).split()) & _NOT_LABELS]
+    named = [c for c in labels if identifier_words(c.name).split()[-1:] and identifier_words(c.name).split()[-1] in
              ("name", "title", "username", "label", "email")]
     best = (named or labels)
     if best:
@@ -179,6 +198,11 @@ def _threshold(values: list, rng: random.Random):
     return nums[int(len(nums) * rng.uniform(0.3, 0.7))]
 
 
+def _plain_cats(tp: TableProfile) -> list:
+    """Categorical columns that are not yes/no flags: "for each wide body" reads badly."""
+    return [c for c in tp.cats if not tp.columns[c].flag]
+
+
 def _cat_value(tp: TableProfile, col: str, rng: random.Random):
     values = [v for v in tp.columns[col].values if isinstance(v, str) and v and "\n" not in v and len(v) <= 60]
     return _pick(rng, values)
@@ -187,6 +211,7 @@ def _cat_value(tp: TableProfile, col: str, rng: random.Random):
 def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
     """Candidate queries by intended level, in a seeded order."""
     q = Phrase(rng)
+    W = profile.words
     pools = {level: [] for level in LEVELS}
 
     def add(level, template_id, sql, question, asks_all=False):
@@ -198,7 +223,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
         T, t = ident(tp.name), plural(tp.words)
         label = tp.label
         L = ident(label) if label else None
-        lw = humanise(label) if label else ""
+        lw = W(label) if label else ""
         # simple
         add("simple", "count_all", f"SELECT COUNT(*) FROM {T}",
             q(f"how many {t} are there?", f"count the {t}.", f"can you tell me the number of {t}?"))
@@ -206,7 +231,18 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
             v = _cat_value(tp, cat, rng)
             if v is None:
                 continue
-            C, cw = ident(cat), humanise(cat)
+            C, cw = ident(cat), W(cat)
+            if tp.columns[cat].flag:  # 'Yes' / 'No': "which aircraft are wide-body", not "have Yes as wide body"
+                be, cw = ("are" if flag_value(v) else "are not"), flag_words(cw)
+                if L and label != cat:
+                    add("simple", "select_eq", f"SELECT {L} FROM {T} WHERE {C} = {sql_literal(v)}",
+                        q(f"which {t} {be} {cw}? give their {plural(lw)}.",
+                          f"list the {plural(lw)} of the {t} that {be} {cw}.",
+                          f"what are the {plural(lw)} of {t} that {be} {cw}?"))
+                add("simple", "count_eq", f"SELECT COUNT(*) FROM {T} WHERE {C} = {sql_literal(v)}",
+                    q(f"how many {t} {be} {cw}?", f"count the {t} that {be} {cw}.",
+                      f"what is the number of {t} that {be} {cw}?"))
+                continue
             if L and label != cat:
                 add("simple", "select_eq", f"SELECT {L} FROM {T} WHERE {C} = {sql_literal(v)}",
                     q(f"what are the {plural(lw)} of {t} whose {cw} is {say(v)}?",
@@ -219,7 +255,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
                 q(f"what are the different {plural(cw)} of {t}?", f"list the distinct {plural(cw)} used by {t}.",
                   f"which {plural(cw)} appear among the {t}?"), asks_all=True)
         for num in tp.nums[:3]:
-            N, nw = ident(num), humanise(num)
+            N, nw = ident(num), W(num)
             fn, fw = rng.choice([("MAX", "highest"), ("MIN", "lowest"), ("AVG", "average"), ("SUM", "total")])
             add("simple", "aggregate", f"SELECT {fn}({N}) FROM {T}",
                 q(f"what is the {fw} {nw} of all {t}?", f"find the {fw} {nw} across {t}.",
@@ -231,7 +267,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
                       f"list the {plural(lw)} of {t} whose {nw} is above {say(x)}.",
                       f"what are the {plural(lw)} of the {t} with {nw} over {say(x)}?"))
         for date in tp.dates[:2]:
-            D, dw = ident(date), humanise(date)
+            D, dw = ident(date), W(date)
             values = tp.columns[date].values
             if len(values) >= 3 and L:
                 d = values[int(len(values) * rng.uniform(0.5, 0.9))]
@@ -245,7 +281,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
             for num in tp.nums[:2]:
                 if not tp.columns[num].not_null:
                     continue
-                N, nw = ident(num), humanise(num)
+                N, nw = ident(num), W(num)
                 k = rng.choice([3, 5])
                 add("moderate", "top_k", f"SELECT {L}, {N} FROM {T} ORDER BY {N} DESC, {P} LIMIT {k}",
                     q(f"which {k} {t} have the highest {nw}? give their {lw} and {nw}.",
@@ -263,28 +299,47 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
                           f"show the {t} whose {nw} lies between {say(lo)} and {say(hi)}, sorted by {nw} from "
                           f"high to low."))
         for cat in tp.cats[:2]:
-            C, cw = ident(cat), humanise(cat)
+            C, cw = ident(cat), W(cat)
+            flag = tp.columns[cat].flag
+            cw = flag_words(cw) if flag else cw
             add("moderate", "group_count", f"SELECT {C}, COUNT(*) FROM {T} GROUP BY {C}",
+                q(f"how many {t} are {cw} and how many are not?", f"count the {t} that are and are not {cw}.",
+                  f"split the {t} by whether they are {cw}: how many are in each group?") if flag else
                 q(f"how many {t} are there for each {cw}?", f"count the {t} per {cw}.",
                   f"for every {cw}, what is the number of {t}?"), asks_all=True)
             for num in tp.nums[:2]:
-                N, nw = ident(num), humanise(num)
+                N, nw = ident(num), W(num)
                 k = rng.choice([2, 3, 5])
-                add("moderate", "group_avg_having",
-                    f"SELECT {C}, AVG({N}) FROM {T} GROUP BY {C} HAVING COUNT(*) >= {k}",
-                    q(f"for each {cw} with at least {k} {t}, what is the average {nw}?",
-                      f"show the average {nw} per {cw}, only for {plural(cw)} shared by {k} or more {t}.",
-                      f"what's the mean {nw} of {t} in each {cw} that has at least {k} of them?"))
+                if flag:
+                    add("moderate", "group_avg_having",
+                        f"SELECT {C}, AVG({N}) FROM {T} GROUP BY {C} HAVING COUNT(*) >= {k}",
+                        q(f"what is the average {nw} of the {t} that are {cw} and of those that are not, counting "
+                          f"only groups of at least {k}?",
+                          f"compare the average {nw} of {cw} and other {t}, for groups of {k} or more.",
+                          f"for {t} that are and are not {cw} (at least {k} of each), what is the mean {nw}?"))
+                else:
+                    add("moderate", "group_avg_having",
+                        f"SELECT {C}, AVG({N}) FROM {T} GROUP BY {C} HAVING COUNT(*) >= {k}",
+                        q(f"for each {cw} with at least {k} {t}, what is the average {nw}?",
+                          f"show the average {nw} per {cw}, only for {plural(cw)} shared by {k} or more {t}.",
+                          f"what's the mean {nw} of {t} in each {cw} that has at least {k} of them?"))
                 v = _cat_value(tp, cat, rng)
                 x = _threshold(tp.columns[num].values, rng)
-                if v is not None and x is not None and L and label not in (cat, num):
+                if v is not None and x is not None and L and label not in (cat, num) and flag:
+                    be = "are" if flag_value(v) else "are not"
+                    add("moderate", "and_filter",
+                        f"SELECT {L} FROM {T} WHERE {C} = {sql_literal(v)} AND {N} > {sql_literal(x)}",
+                        q(f"which {t} {be} {cw} and have a {nw} above {say(x)}? give their {plural(lw)}.",
+                          f"list the {plural(lw)} of {t} that {be} {cw} and whose {nw} exceeds {say(x)}.",
+                          f"what are the {plural(lw)} of the {t} that {be} {cw}, with {nw} over {say(x)}?"))
+                elif v is not None and x is not None and L and label not in (cat, num):
                     add("moderate", "and_filter",
                         f"SELECT {L} FROM {T} WHERE {C} = {sql_literal(v)} AND {N} > {sql_literal(x)}",
                         q(f"which {t} have {cw} {say(v)} and a {nw} above {say(x)}? give their {plural(lw)}.",
                           f"list the {plural(lw)} of {t} whose {cw} is {say(v)} and whose {nw} exceeds {say(x)}.",
                           f"what are the {plural(lw)} of the {t} with {cw} {say(v)} and {nw} over {say(x)}?"))
             vals = [v for v in tp.columns[cat].values if isinstance(v, str) and len(v) <= 60]
-            if len(vals) >= 2 and L and label != cat:
+            if len(vals) >= 2 and L and label != cat and not flag:  # "No or Yes" asks for every row
                 v1, v2 = rng.sample(vals, 2)
                 add("moderate", "or_filter",
                     f"SELECT {L} FROM {T} WHERE {C} = {sql_literal(v1)} OR {C} = {sql_literal(v2)}",
@@ -295,7 +350,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
             words = [v for v in tp.columns[text].values if isinstance(v, str) and re.match(r"[A-Za-z]{2}", v)]
             if words and L:
                 prefix = rng.choice(words)[:2]
-                X, xw = ident(text), humanise(text)
+                X, xw = ident(text), W(text)
                 add("moderate", "like_prefix", f"SELECT {L} FROM {T} WHERE {X} LIKE {sql_literal(prefix + '%')}",
                     q(f"which {t} have a {xw} starting with {say(prefix)}? give their {plural(lw)}.",
                       f"list the {plural(lw)} of {t} whose {xw} begins with {say(prefix)}.",
@@ -304,13 +359,13 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
         for num in tp.nums[:2]:
             if not L or label == num:
                 continue
-            N, nw = ident(num), humanise(num)
+            N, nw = ident(num), W(num)
             add("complex", "above_average", f"SELECT {L} FROM {T} WHERE {N} > (SELECT AVG({N}) FROM {T})",
                 q(f"which {t} have a {nw} above the average {nw} of all {t}? give their {plural(lw)}.",
                   f"list the {plural(lw)} of {t} whose {nw} is higher than the average.",
                   f"what are the {plural(lw)} of the {t} with an above-average {nw}?"))
-            for cat in tp.cats[:1]:
-                C, cw = ident(cat), humanise(cat)
+            for cat in _plain_cats(tp)[:1]:
+                C, cw = ident(cat), W(cat)
                 x, y = _threshold(tp.columns[num].values, rng), _threshold(tp.columns[num].values, rng)
                 if x is None or y is None or x == y:
                     continue
@@ -345,7 +400,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
             for num in tp.nums[:2]:
                 if not tp.columns[num].not_null or label == num:
                     continue
-                N, nw = ident(num), humanise(num)
+                N, nw = ident(num), W(num)
                 k = rng.choice([3, 5])
                 add("highly complex", "window_rank",
                     f"SELECT {L}, {N} FROM (SELECT {L}, {N}, RANK() OVER (ORDER BY {N} DESC) AS rnk FROM {T}) "
@@ -356,10 +411,10 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
                       f"{k} or better, ties included.",
                       f"which {t} are among the {k} highest-ranked by {nw} (ties share a rank)? show their {lw} and "
                       f"{nw}."))
-                for cat in tp.cats[:2]:
+                for cat in _plain_cats(tp)[:2]:
                     if cat == label:
                         continue
-                    C, cw = ident(cat), humanise(cat)
+                    C, cw = ident(cat), W(cat)
                     add("highly complex", "window_top_per_group",
                         f"SELECT {C}, {L}, {N} FROM (SELECT {C}, {L}, {N}, ROW_NUMBER() OVER (PARTITION BY {C} "
                         f"ORDER BY {N} DESC, {P}) AS rn FROM {T} WHERE {C} IS NOT NULL) AS ranked WHERE rn = 1",
@@ -376,9 +431,9 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
                           f"list the {t} whose {nw} beats the average for their {cw}, with {lw}, {cw} and {nw}.",
                           f"find {t} that are above their {cw}'s average {nw}; show {lw}, {cw} and {nw}."))
             for date in tp.dates[:1]:
-                D, dw = ident(date), humanise(date)
+                D, dw = ident(date), W(date)
                 for num in tp.nums[:1]:
-                    N, nw = ident(num), humanise(num)
+                    N, nw = ident(num), W(num)
                     add("highly complex", "per_year",
                         f"SELECT SUBSTR(CAST({D} AS TEXT), 1, 4) AS year, COUNT(*), SUM({N}) FROM {T} "
                         f"WHERE {D} IS NOT NULL GROUP BY year ORDER BY year",
@@ -387,8 +442,8 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
                           f"count the {t} and sum their {nw} per year of {dw}, earliest year first.",
                           f"year by year (by {dw}), give the number of {t} and the sum of their {nw}."),
                         asks_all=True)
-                    for cat in tp.cats[:1]:
-                        C, cw = ident(cat), humanise(cat)
+                    for cat in _plain_cats(tp)[:1]:
+                        C, cw = ident(cat), W(cat)
                         v = _cat_value(tp, cat, rng)
                         if v is None or not tp.columns[num].not_null or not tp.columns[date].not_null:
                             continue
@@ -407,6 +462,7 @@ def template_candidates(profile: DbProfile, rng: random.Random) -> dict:
 
 
 def _link_templates(link: Link, profile: DbProfile, rng: random.Random, q, add) -> None:
+    W = profile.words
     child, parent = link.child, link.parent
     if child.rows == 0 or parent.rows == 0:
         return
@@ -417,7 +473,7 @@ def _link_templates(link: Link, profile: DbProfile, rng: random.Random, q, add) 
     if not pl:
         return
     CL, PL = ident(cl or pl), ident(pl)
-    clw, plw = humanise(cl or pl), humanise(pl)
+    clw, plw = W(cl or pl), W(pl)
     join = f"FROM {CT} AS T1 JOIN {PT} AS T2 ON T1.{FK} = T2.{PK}"
     # moderate: a join with a filter on the parent
     v = _cat_value(parent, pl, rng) if parent.columns[pl].family == "text" and cl else None
@@ -432,15 +488,15 @@ def _link_templates(link: Link, profile: DbProfile, rng: random.Random, q, add) 
                          f"list the {plural(clw)} of {ct} that belong to the {parent.words} whose {plw} is {say(v)}.",
                          f"show me the {clw} of every {child.words} linked to {parent.words} {say(v)}.")
         add("moderate", "join_filter", f"SELECT T1.{CL} {join} WHERE T2.{PL} = {sql_literal(v)}", question)
-    for cat in parent.cats[:1] if cl else []:
+    for cat in _plain_cats(parent)[:1] if cl else []:
         w = _cat_value(parent, cat, rng)
         if w is not None:
             C = ident(cat)
             add("complex", "in_subquery",
                 f"SELECT {CL} FROM {CT} WHERE {FK} IN (SELECT {PK} FROM {PT} WHERE {C} = {sql_literal(w)})",
-                q(f"which {ct} belong to {pt} whose {humanise(cat)} is {say(w)}? give their {plural(clw)}.",
-                  f"list the {plural(clw)} of {ct} whose {parent.words} has {humanise(cat)} {say(w)}.",
-                  f"find the {ct} of {pt} with {humanise(cat)} {say(w)} and show their {plural(clw)}."))
+                q(f"which {ct} belong to {pt} whose {W(cat)} is {say(w)}? give their {plural(clw)}.",
+                  f"list the {plural(clw)} of {ct} whose {parent.words} has {W(cat)} {say(w)}.",
+                  f"find the {ct} of {pt} with {W(cat)} {say(w)} and show their {plural(clw)}."))
     # complex: group along the link, order, limit
     k = rng.choice([3, 5])
     add("complex", "join_group_top",
@@ -454,7 +510,7 @@ def _link_templates(link: Link, profile: DbProfile, rng: random.Random, q, add) 
           f"list the {plural(plw)} of {pt} without any {ct}.",
           f"what are the {plural(plw)} of the {pt} that no {child.words} refers to?"))
     for num in child.nums[:2]:
-        N, nw = ident(num), humanise(num)
+        N, nw = ident(num), W(num)
         x = _threshold(child.columns[num].values, rng)
         if x is None:
             continue
@@ -488,9 +544,9 @@ def _link_templates(link: Link, profile: DbProfile, rng: random.Random, q, add) 
             f"SELECT T3.{GL}, COUNT(*) FROM {CT} AS T1 JOIN {PT} AS T2 ON T1.{FK} = T2.{PK} JOIN {GT} AS T3 ON "
             f"T2.{ident(up.fk_col)} = T3.{GK} GROUP BY T3.{GK}, T3.{GL} ORDER BY COUNT(*) DESC, T3.{GK} LIMIT {k}",
             q(f"which {k} {plural(up.parent.words)} have the most {ct} through their {pt}? give their "
-              f"{humanise(up.parent.label)} and the count.",
+              f"{W(up.parent.label)} and the count.",
               f"counting {ct} via {pt}, list the top {k} {plural(up.parent.words)} with their "
-              f"{humanise(up.parent.label)} and number of {ct}.",
+              f"{W(up.parent.label)} and number of {ct}.",
               f"show me the {k} {plural(up.parent.words)} linked to the most {ct} (through {pt}), with their "
-              f"{humanise(up.parent.label)}."))
+              f"{W(up.parent.label)}."))
         break
