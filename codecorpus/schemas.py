@@ -247,7 +247,9 @@ REPO_DOCUMENTS = pa.schema(
 # One row per runnable database (one per schema file). ``ddl`` then ``inserts``, executed in order
 # in SQLite, rebuild the database exactly (``ddl_duckdb`` + ``inserts`` in DuckDB); ``schema_json``
 # is the database in Spider's tables.json shape; ``notes_json`` counts what the DDL clean-up
-# dropped or mapped; ``data_source``: "repository", "synthetic" or "mixed".
+# dropped or mapped; ``data_source``: "repository", "synthetic" or "mixed"; ``schema_fingerprint``:
+# what near-identical databases share (names case-folded, types coarsened, keys); ``representative``:
+# the db_id kept for its fingerprint group (itself when it is the one, or alone).
 SQL_DATABASES = pa.schema(
     [
         ("db_id", pa.string()),
@@ -257,6 +259,8 @@ SQL_DATABASES = pa.schema(
         ("license", pa.string()),
         ("dialect", pa.string()),
         ("schema_hash", pa.string()),
+        ("schema_fingerprint", pa.string()),
+        ("representative", pa.string()),
         ("tables", pa.int64()),
         ("rows", pa.int64()),
         ("data_source", pa.string()),
@@ -292,6 +296,7 @@ SQL_TRIPLES = pa.schema(
         ("engine_agreement", pa.bool_()),
         ("source", pa.string()),
         ("question_source", pa.string()),
+        ("schema_fingerprint", pa.string()),
         ("repo_name", pa.string()),
         ("path", pa.string()),
         ("license", pa.string()),

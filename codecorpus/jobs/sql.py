@@ -187,7 +187,11 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     outputs = jobs | "BuildAndValidate" >> beam.ParDo(BuildAndValidate(cfg, config["dead_letter"]["max_raw_chars"])
                                                       ).with_outputs(DEAD_LETTER, STATS, "sql_triples",
                                                                      "sql_test_suites", "sql_preferences", main="kept")
-    stages.write("sql_databases", stages.take(outputs))
+    by_schema = (stages.take(outputs)
+                 | "KeyByFingerprint" >> beam.Map(lambda r: (r["schema_fingerprint"], r))
+                 | "GroupNearIdentical" >> beam.GroupByKey())
+    stages.write("sql_databases", stages.step(by_schema, "MarkRepresentatives", database.mark_near_identical,
+                                              "near_identical", "databases"))
     stages.write("sql_triples", outputs["sql_triples"])
     stages.write("sql_test_suites", outputs["sql_test_suites"])
     if "sql_preferences" in stages.tables:

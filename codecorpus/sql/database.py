@@ -28,7 +28,8 @@ from codecorpus.core.routing import Count, Drop, dead_letter
 from codecorpus.sql import ddl, llm, queries, sandbox, suites, templates, validation
 from codecorpus.sql.inserts import collect_batches, refine_types, render_inserts
 from codecorpus.sql.rows import assemble
-from codecorpus.sql.schema import ENGINES, NotRunnable, Schema, finalise_schema, render_ddl, spider_schema
+from codecorpus.sql.schema import (ENGINES, NotRunnable, Schema, finalise_schema, render_ddl, schema_fingerprint,
+                                   spider_schema)
 from codecorpus.sql.statements import detect_dialect, hostile_kinds, split_statements
 
 DDL_KINDS = ("create_table", "alter_table", "create_index", "create_type", "create_domain")
@@ -130,6 +131,21 @@ def no_sql_files(counters: dict) -> Optional[str]:
     return None
 
 
+def mark_near_identical(element):
+    """``(schema fingerprint, sql_databases rows)`` -> the rows with ``representative`` set to the
+    group's kept member: repository data before synthetic, then the most rows, then the smallest
+    db_id. The others are counted (``sql/near_identical/…``) and listed by that column, so a
+    mixture can weight the group once and keep it on one side of a split (by
+    ``schema_fingerprint``, which the triples carry too)."""
+    _, rows = element
+    rows = sorted(rows, key=lambda r: (r["data_source"] != "repository", -r["rows"], r["db_id"]))
+    if len(rows) > 1:
+        yield Count("sql/near_identical/groups")
+        yield Count("sql/near_identical/databases", len(rows) - 1)
+    for row in rows:
+        yield {**row, "representative": rows[0]["db_id"]}
+
+
 def plan_repository(element, borrow: bool):
     """``(repo, parsed files)`` -> one build job per schema file, with the data-only files'
     rows (for tables the schema file has no rows for) and queries attached."""
@@ -181,6 +197,7 @@ def build_database(job: dict, cfg: dict) -> Built:
     row = {
         "db_id": db_id, "repo_name": job["repo_name"], "ref": job.get("ref"), "path": job["path"],
         "license": job.get("license"), "dialect": dialect, "schema_hash": schema_hash,
+        "schema_fingerprint": schema_fingerprint(schema), "representative": db_id,
         "tables": len(schema.tables), "rows": sum(len(t.rows) for t in tables), "data_source": data_source,
         "ddl": render_ddl(schema, "sqlite"), "ddl_duckdb": render_ddl(schema, "duckdb"),
         "inserts": render_inserts(tables, data_cfg["rows_per_insert"]),
@@ -365,7 +382,8 @@ def _triple_row(db: dict, result: validation.Checked) -> dict:
         "suite_result_hashes": list(result.suite_hashes),
         "result_preview": validation.preview(result.rows),
         "ordered": result.ordered, "engine_agreement": result.engine_agreement, "source": cand.source,
-        "question_source": cand.question_source, "repo_name": db["repo_name"], "path": db["path"],
+        "question_source": cand.question_source, "schema_fingerprint": db["schema_fingerprint"],
+        "repo_name": db["repo_name"], "path": db["path"],
         "license": db["license"],
     }
 

@@ -27,7 +27,8 @@ ABBREVIATIONS = {
     "qty": "quantity", "ref": "reference", "tel": "telephone", "tx": "transaction", "txn": "transaction",
     "trans": "transaction", "usr": "user", "yr": "year", "dt": "date", "ts": "timestamp", "pwd": "password",
     "cnty": "county", "ctry": "country", "st": "state", "hr": "hour", "sec": "second", "lat": "latitude",
-    "lng": "longitude", "dist": "distance", "intl": "international", "dest": "destination", "lon": "longitude", "id": "ID", "ids": "IDs", "url": "URL", "uuid": "UUID",
+    "lng": "longitude", "dist": "distance", "intl": "international", "dest": "destination", "lon": "longitude",
+    "id": "ID", "ids": "IDs", "url": "URL", "uuid": "UUID",
 }
 # Leading tokens that say "this is a table" and nothing about what it holds.
 TABLE_MARKERS = {"tbl", "tb", "tab", "table"}
@@ -170,7 +171,8 @@ _QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
 _YES_NO = re.compile(r"\b(?:yes|no|true|false)\s+(?:or|and)\s+(?:yes|no|true|false)\b|"
                      r"\b(?:is|was)\s+(?:yes|no|y|n|true|false)\b|"
                      r"\b(?:have|with|of)\s+(?:yes|no|y|n|true|false)\s+(?:as|for)\b|"
-                     r"\b(?:have|with)\s+(?:a\s+)?[a-z]+(?:\s+[a-z]+)?\s+(?:yes|no|y|n|true|false)(?=\s*[?.,;]|\s+and\b)",
+                     r"\b(?:have|with)\s+(?:a\s+)?[a-z]+(?:\s+[a-z]+)?\s+(?:yes|no|y|n|true|false)"
+                     r"(?=\s*[?.,;]|\s+and\b)",
                      re.I)
 
 

@@ -298,6 +298,27 @@ def _literal_sql(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+_FINGERPRINT_FAMILY = {"integer": "number", "real": "number", "decimal": "number", "date": "time",
+                       "timestamp": "time", "time": "time"}
+
+
+def schema_fingerprint(schema: Schema) -> str:
+    """What near-identical databases share (the Chinook schema in six dialects, one sample database
+    vendored into many repositories): table and column names case-folded, types coarsened to
+    number / text / time / boolean / blob (dialects map them differently), keys and foreign keys.
+    Dialect-only details, column order and table order do not count."""
+    import hashlib
+    import json
+
+    tables = []
+    for table in schema.tables.values():
+        cols = sorted([c.name.lower(), _FINGERPRINT_FAMILY.get(c.family, c.family)] for c in table.columns)
+        fks = sorted([[c.lower() for c in fk.columns], fk.ref_table.lower()] for fk in table.foreign_keys)
+        tables.append([table.name.lower(), cols, sorted(c.lower() for c in table.primary_key), fks])
+    canonical = json.dumps(sorted(tables), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
 _SPIDER_TYPES = {"integer": "number", "real": "number", "decimal": "number", "boolean": "boolean", "date": "time",
                  "timestamp": "time", "time": "time", "blob": "others"}
 

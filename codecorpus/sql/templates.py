@@ -16,8 +16,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Optional
 
-from codecorpus.sql.naming import (comment_name, common_prefix, flag_value, flag_words, humanise, identifier_words, is_flag,
-                                   plural, say, singular, total_of)
+from codecorpus.sql.naming import (comment_name, common_prefix, flag_value, flag_words, humanise, identifier_words,
+                                   is_flag, plural, say, singular, total_of)
 from codecorpus.sql.queries import LEVELS, Candidate, ident, sql_literal
 from codecorpus.sql.schema import Schema, Table
 

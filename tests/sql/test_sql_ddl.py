@@ -304,3 +304,27 @@ def test_hostile_statements_are_classified():
     assert hostile("SELECT * FROM a, b WHERE a.id = b.id") == []
     assert hostile("COPY t TO PROGRAM 'rm -rf /'") == ["file_access"]
     assert hostile("INSERT INTO t VALUES ('ATTACH DATABASE')") == []  # literals are never run
+
+
+def test_near_identical_schemas_share_a_fingerprint():
+    from codecorpus.sql.database import mark_near_identical
+    from codecorpus.sql.schema import schema_fingerprint
+
+    mysql = schema_of("CREATE TABLE `Album` (`AlbumId` INT NOT NULL, `Title` NVARCHAR(160) NOT NULL, "
+                      "PRIMARY KEY (`AlbumId`)) ENGINE=InnoDB;", "mysql")
+    postgres = schema_of('CREATE TABLE "album" ("album_id" SERIAL, "title" VARCHAR(160) NOT NULL, '
+                         'PRIMARY KEY ("album_id"));', "postgres")
+    same_pg = schema_of('CREATE TABLE album (albumid NUMERIC(10) NOT NULL, title TEXT, PRIMARY KEY (albumid));',
+                        "postgres")
+    other = schema_of("CREATE TABLE album (albumid INT PRIMARY KEY, title TEXT, year INT);", "sqlite")
+    assert schema_fingerprint(mysql) == schema_fingerprint(same_pg)       # dialects and types do not count
+    assert schema_fingerprint(mysql) != schema_fingerprint(postgres)      # a renamed column does
+    assert schema_fingerprint(mysql) != schema_fingerprint(other)
+    rows = [{"db_id": "b", "data_source": "repository", "rows": 10}, {"db_id": "a", "data_source": "synthetic",
+                                                                       "rows": 40},
+            {"db_id": "c", "data_source": "repository", "rows": 10}]
+    events = list(mark_near_identical(("fp", rows)))
+    marked = [e for e in events if isinstance(e, dict)]
+    assert {r["db_id"]: r["representative"] for r in marked} == {"a": "b", "b": "b", "c": "b"}
+    assert {e.counter: getattr(e, "value", 1) for e in events if not isinstance(e, dict)} == {
+        "sql/near_identical/groups": 1, "sql/near_identical/databases": 2}
