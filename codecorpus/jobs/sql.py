@@ -29,7 +29,7 @@ from codecorpus.jobs import runner as common
 from codecorpus.core.routing import DEAD_LETTER, STATS, Progress, dead_letter, dead_letter_order, route_events
 from codecorpus.jobs.runner import Table
 from codecorpus.sql import database
-from codecorpus.sql.ddl import DIALECTS
+from codecorpus.sql.statements import DIALECTS
 
 SUMMARY = "SQL files -> runnable SQLite/DuckDB databases and execution-validated text-to-SQL triples"
 DESCRIPTION = """\
