@@ -41,10 +41,10 @@ from bench_commits import code_version  # noqa: E402
 from codecorpus.config import load_config  # noqa: E402
 from codecorpus.io import dump  # noqa: E402
 from codecorpus.core.routing import Count, DeadLetter, Drop
-from codecorpus.sql import database, sandbox, synth
+from codecorpus.sql import database, queries, sandbox, validation
 
 DEFAULT_INPUT = HERE.parent.parent / "shared" / "data" / "github_repos_sample"
-CHECK_ORDER = list(synth.REJECTIONS)
+CHECK_ORDER = list(validation.REJECTIONS)
 
 
 # --- reading the .sql files of a dump -----------------------------------------------------------
@@ -74,7 +74,7 @@ class Timed:
 
     def __init__(self):
         self.checks: list = []
-        self._original = synth.Validator.check
+        self._original = validation.Validator.check
 
     def __enter__(self):
         original, checks = self._original, self.checks
@@ -87,11 +87,11 @@ class Timed:
                            "template": cand.template_id, "difficulty": result.difficulty})
             return result
 
-        synth.Validator.check = check
+        validation.Validator.check = check
         return self
 
     def __exit__(self, *exc):
-        synth.Validator.check = self._original
+        validation.Validator.check = self._original
 
 
 def run_file(repo: str, path: str, content: str, cfg: dict) -> dict:
@@ -243,7 +243,7 @@ def markdown(report: dict) -> str:
             levels.update(f["difficulty"])
         lines.append(f"| {dialect} | {len(fs)} | {len(runnable)} | {', '.join(str(f['tables']) for f in fs)} "
                      f"| {', '.join(str(f['rows']) for f in fs)} | {', '.join(str(f['triples']) for f in fs)} "
-                     f"| {' / '.join(str(levels[lv]) for lv in synth.LEVELS)} |")
+                     f"| {' / '.join(str(levels[lv]) for lv in queries.LEVELS)} |")
     lines += ["", "## Every .sql file of the input", "",
               "| repository | path | dialect | KB | runnable | data | rows | triples | parse s | build+checks s | slowest query s |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -262,7 +262,7 @@ def markdown(report: dict) -> str:
               f"{triples} triples from {len(runnable)} runnable databases: {triples / max(1, len(runnable)):.1f} per "
               f"database ({sum(f['triples'] for f in chinook) / max(1, len(chinook)):.1f} per Chinook database).", "",
               "| difficulty | triples | share |", "|---|---|---|"]
-    for level in synth.LEVELS:
+    for level in queries.LEVELS:
         lines.append(f"| {level} | {levels[level]} | {pct(levels[level], triples)} |")
     for title, key in (("as the job runs (per-level quota)", "files"), ("exhaustive: every template candidate", "exhaustive")):
         reasons = Counter()

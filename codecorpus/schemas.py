@@ -247,7 +247,9 @@ REPO_DOCUMENTS = pa.schema(
 # One row per runnable database (one per schema file). ``ddl`` then ``inserts``, executed in order
 # in SQLite, rebuild the database exactly (``ddl_duckdb`` + ``inserts`` in DuckDB); ``schema_json``
 # is the database in Spider's tables.json shape; ``notes_json`` counts what the DDL clean-up
-# dropped or mapped; ``data_source``: "repository", "synthetic" or "mixed".
+# dropped or mapped; ``data_source``: "repository", "synthetic" or "mixed"; ``schema_fingerprint``:
+# what near-identical databases share (names case-folded, types coarsened, keys); ``representative``:
+# the db_id kept for its fingerprint group (itself when it is the one, or alone).
 SQL_DATABASES = pa.schema(
     [
         ("db_id", pa.string()),
@@ -257,6 +259,8 @@ SQL_DATABASES = pa.schema(
         ("license", pa.string()),
         ("dialect", pa.string()),
         ("schema_hash", pa.string()),
+        ("schema_fingerprint", pa.string()),
+        ("representative", pa.string()),
         ("tables", pa.int64()),
         ("rows", pa.int64()),
         ("data_source", pa.string()),
@@ -273,7 +277,8 @@ SQL_DATABASES = pa.schema(
 # literals masked (the dedup key); ``result_hash``: sha256 of the canonical SQLite result (rows
 # sorted unless ``ordered``); ``engine_agreement``: SQLite and DuckDB returned the same result
 # (null when DuckDB is not configured); ``source``: "template" | "repo"; ``question_source``:
-# "template" | "describe" | "llm".
+# "template" | "describe" | "llm"; ``suite_result_hashes``: the result hash on each database of the
+# test suite (``sql_test_suites``, by index).
 SQL_TRIPLES = pa.schema(
     [
         ("db_id", pa.string()),
@@ -285,14 +290,27 @@ SQL_TRIPLES = pa.schema(
         ("result_columns", pa.list_(pa.string())),
         ("result_rows", pa.int64()),
         ("result_hash", pa.string()),
+        ("suite_result_hashes", pa.list_(pa.string())),
         ("result_preview", pa.string()),
         ("ordered", pa.bool_()),
         ("engine_agreement", pa.bool_()),
         ("source", pa.string()),
         ("question_source", pa.string()),
+        ("schema_fingerprint", pa.string()),
         ("repo_name", pa.string()),
         ("path", pa.string()),
         ("license", pa.string()),
+    ]
+)
+
+# A database's test suite (Spider's test-suite evaluation): neighbour ``index`` of ``db_id`` is rebuilt
+# by ``sql_databases.ddl`` (or ``ddl_duckdb``) then these ``inserts``; ``sql_triples.suite_result_hashes
+# [index]`` is each triple's result hash there.
+SQL_TEST_SUITES = pa.schema(
+    [
+        ("db_id", pa.string()),
+        ("index", pa.int64()),
+        ("inserts", pa.list_(pa.string())),
     ]
 )
 

@@ -29,7 +29,7 @@ from codecorpus.jobs import runner as common
 from codecorpus.core.routing import DEAD_LETTER, STATS, Progress, dead_letter, dead_letter_order, route_events
 from codecorpus.jobs.runner import Table
 from codecorpus.sql import database
-from codecorpus.sql.ddl import DIALECTS
+from codecorpus.sql.statements import DIALECTS
 
 SUMMARY = "SQL files -> runnable SQLite/DuckDB databases and execution-validated text-to-SQL triples"
 DESCRIPTION = """\
@@ -71,6 +71,10 @@ TABLES = {
                          "question, SQL and the SQL's result (`result_hash`, `result_rows`, `result_preview`) over "
                          "`db_id`; kept only after parse, EXPLAIN, sandboxed execution, non-degenerate result and "
                          "SQLite/DuckDB agreement checks, one per SQL template"),
+    "sql_test_suites": Table(schemas.SQL_TEST_SUITES, lambda r: (r["db_id"], r["index"]),
+                             "neighbour databases of each database (same schema, perturbed rows): `sql_databases.ddl` "
+                             "then `inserts` rebuild neighbour `index`; `sql_triples.suite_result_hashes[index]` is "
+                             "the triple's result there"),
     "sql_preferences": Table(schemas.SQL_PREFERENCES, lambda r: (r["db_id"], r["gold_sql"], r["chosen"], r["rejected"]),
                              "RRTF preference pairs from the LLM backend: `chosen` (execution consensus) and "
                              "`rejected` (parse error < runtime error < disagreeing result) for `prompt`"),
@@ -182,9 +186,14 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
             | "SpreadDatabases" >> beam.Reshuffle())
     outputs = jobs | "BuildAndValidate" >> beam.ParDo(BuildAndValidate(cfg, config["dead_letter"]["max_raw_chars"])
                                                       ).with_outputs(DEAD_LETTER, STATS, "sql_triples",
-                                                                     "sql_preferences", main="kept")
-    stages.write("sql_databases", stages.take(outputs))
+                                                                     "sql_test_suites", "sql_preferences", main="kept")
+    by_schema = (stages.take(outputs)
+                 | "KeyByFingerprint" >> beam.Map(lambda r: (r["schema_fingerprint"], r))
+                 | "GroupNearIdentical" >> beam.GroupByKey())
+    stages.write("sql_databases", stages.step(by_schema, "MarkRepresentatives", database.mark_near_identical,
+                                              "near_identical", "databases"))
     stages.write("sql_triples", outputs["sql_triples"])
+    stages.write("sql_test_suites", outputs["sql_test_suites"])
     if "sql_preferences" in stages.tables:
         stages.write("sql_preferences", outputs["sql_preferences"])
     stages.finish()

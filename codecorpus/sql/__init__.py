@@ -1,20 +1,23 @@
 """Text-to-SQL triples from SQL files, validated by execution (REFERENCE §6).
 
-Pure functions, no Beam; ``codecorpus/jobs/sql.py`` wraps them:
+Pure functions, no Beam; ``codecorpus/jobs/sql.py`` wraps them. In the order a file flows:
 
-- ``ddl``: dialect detection, statement splitting (``;``, T-SQL ``GO``, Oracle ``/``, MySQL
-  ``DELIMITER``, psql meta-commands, ``COPY … FROM stdin`` blocks), ``CREATE TABLE`` / ``ALTER
-  TABLE`` / ``CREATE INDEX`` parsed with sqlglot into a small schema model, and that model
-  rendered as runnable SQLite and DuckDB DDL;
-- ``data``: rows from the repository's ``INSERT`` / ``COPY`` statements (a fast literal scanner,
-  not sqlglot) and deterministic synthetic rows, both respecting keys, ``NOT NULL`` and foreign
-  keys, rendered as canonical ``INSERT`` statements that rebuild the database exactly;
+- ``statements``: dialect detection, statement splitting (``;``, T-SQL ``GO``, Oracle ``/``,
+  MySQL ``DELIMITER``, psql meta-commands, ``COPY … FROM stdin`` blocks), hostile statements;
+- ``ddl``: ``CREATE TABLE`` / ``ALTER TABLE`` / ``CREATE INDEX`` parsed with sqlglot, types mapped;
+- ``schema``: the schema model, made runnable and rendered as SQLite and DuckDB DDL, Spider's
+  ``tables.json`` shape;
+- ``inserts``: the repository's ``INSERT`` / ``COPY`` rows (a fast literal scanner, not sqlglot),
+  values fitted to column types, and canonical ``INSERT`` statements that rebuild a database;
+- ``rows``: every table's rows, keys, ``NOT NULL`` and foreign keys respected;
+- ``synthetic``: deterministic synthetic rows for tables without repository rows;
 - ``sandbox``: read-only, deadline-bounded execution in SQLite and DuckDB, result canonical
   forms, multiset comparison and the result hash;
-- ``synth``: query templates by difficulty, question templates, Spider-style hardness,
-  template-normalised dedup, and the validation chain that keeps a triple or names its rejection;
+- ``queries``: query ASTs, Spider-style hardness, templates for dedup, the repository's own queries;
+- ``naming``: how identifiers and values are said in questions;
+- ``templates``: query templates by difficulty over a profiled database, with their questions;
+- ``validation``: the chain that keeps a candidate as a triple or names its rejection;
 - ``llm``: an OpenAI-compatible chat client (urllib only), execution-based self-consistency and
-  RRTF ranking into preference pairs.
-
-The package lives under ``transforms/`` like every other pure record function of the project.
+  RRTF ranking into preference pairs;
+- ``database``: the record functions the job wraps (a file, a repository's plan, a database).
 """

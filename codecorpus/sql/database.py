@@ -25,8 +25,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 from codecorpus.core.routing import Count, Drop, dead_letter
-from codecorpus.sql import data as sqldata
-from codecorpus.sql import ddl, llm, sandbox, synth
+from codecorpus.sql import ddl, llm, queries, sandbox, suites, templates, validation
+from codecorpus.sql.inserts import collect_batches, refine_types, render_inserts
+from codecorpus.sql.rows import assemble
+from codecorpus.sql.schema import (ENGINES, NotRunnable, Schema, finalise_schema, render_ddl, schema_fingerprint,
+                                   spider_schema)
+from codecorpus.sql.statements import detect_dialect, hostile_kinds, split_statements
 
 DDL_KINDS = ("create_table", "alter_table", "create_index", "create_type", "create_domain")
 
@@ -61,6 +65,7 @@ def db_id_of(repo: str, path: str) -> str:
 
 def parse_file(record: dict, cfg: dict):
     """Events for one repository file (see the module docstring)."""
+    yield Count("sql/sql_files")  # zero in a run means the input held no .sql file (see no_sql_files)
     content = record.get("content")
     limit = cfg["max_file_bytes"]
     if (record.get("size") or 0) > limit or (content is not None and len(content) > limit):
@@ -69,15 +74,19 @@ def parse_file(record: dict, cfg: dict):
     if content is None or record.get("binary"):
         yield Drop("filter/sql_file/no_text")
         return
-    dialect = cfg["dialect"] if cfg["dialect"] != "auto" else ddl.detect_dialect(record["path"], content)
-    statements = ddl.split_statements(content, dialect)
+    dialect = cfg["dialect"] if cfg["dialect"] != "auto" else detect_dialect(record["path"], content)
+    statements = split_statements(content, dialect)
+    statements, over = cap_tables(statements, cfg["max_tables"])
+    if over:
+        yield Count("sql/limits/max_tables")
+        yield Count("sql/limits/max_tables/tables_left_out", over)
     yield Count("sql/statements", len(statements))
-    flagged = {i: kinds for i, st in enumerate(statements) if (kinds := ddl.hostile_kinds(st))}
+    flagged = {i: kinds for i, st in enumerate(statements) if (kinds := hostile_kinds(st))}
     hostile = Counter(kind for kinds in flagged.values() for kind in kinds)
     for kind, n in sorted(hostile.items()):
         yield Count(f"sql/hostile/{kind}", n)
     counts: Counter = Counter()
-    batches = sqldata.collect_batches(statements, dialect, cfg["data"]["max_rows_per_table"], counts)
+    batches = collect_batches(statements, dialect, cfg["data"]["max_rows_per_table"], counts)
     for name, n in sorted(counts.items()):
         yield Count(f"sql/data/{name}", n)
     queries = []
@@ -96,6 +105,45 @@ def parse_file(record: dict, cfg: dict):
     yield Drop("filter/sql_file/no_create_table")
     if batches or queries:
         yield out
+
+
+def cap_tables(statements: list, max_tables: int) -> tuple:
+    """The statements with ``CREATE TABLE``s past the first ``max_tables`` left out, and how many
+    were: a file of 10,000 small tables took 20 GB and minutes to build and profile."""
+    over = 0
+    kept = []
+    tables = 0
+    for st in statements:
+        if st.kind == "create_table":
+            tables += 1
+            if tables > max_tables:
+                over += 1
+                continue
+        kept.append(st)
+    return kept, over
+
+
+def no_sql_files(counters: dict) -> Optional[str]:
+    """The warning for a run that read no ``.sql`` file at all (almost certainly the wrong
+    ``--input``), or None. The runner's warnings (and ``--strict``) check it."""
+    if counters.get("sql/sql_files", 0) == 0:
+        return "no .sql file was read: is --input the right folder or dump?"
+    return None
+
+
+def mark_near_identical(element):
+    """``(schema fingerprint, sql_databases rows)`` -> the rows with ``representative`` set to the
+    group's kept member: repository data before synthetic, then the most rows, then the smallest
+    db_id. The others are counted (``sql/near_identical/…``) and listed by that column, so a
+    mixture can weight the group once and keep it on one side of a split (by
+    ``schema_fingerprint``, which the triples carry too)."""
+    _, rows = element
+    rows = sorted(rows, key=lambda r: (r["data_source"] != "repository", -r["rows"], r["db_id"]))
+    if len(rows) > 1:
+        yield Count("sql/near_identical/groups")
+        yield Count("sql/near_identical/databases", len(rows) - 1)
+    for row in rows:
+        yield {**row, "representative": rows[0]["db_id"]}
 
 
 def plan_repository(element, borrow: bool):
@@ -119,8 +167,8 @@ def plan_repository(element, borrow: bool):
 @dataclass
 class Built:
     row: dict                 # the sql_databases row
-    schema: ddl.Schema
-    tables: list              # data.TableRows
+    schema: Schema
+    tables: list              # rows.TableRows
     counts: Counter
 
 
@@ -131,28 +179,29 @@ def build_database(job: dict, cfg: dict) -> Built:
     own = {b.table.lower() for b in job["batches"] if schema.table(b.table) is not None}
     borrowed = [b for b in job.get("borrowed", []) if b.table.lower() not in own and schema.table(b.table) is not None]
     batches = list(job["batches"]) + borrowed
-    sqldata.refine_types(schema, batches)
-    schema = ddl.finalise_schema(schema)
-    declared = ddl.render_ddl(schema, "sqlite")
+    refine_types(schema, batches)
+    schema = finalise_schema(schema)
+    declared = render_ddl(schema, "sqlite")
     schema_hash = hashlib.sha256("\n;\n".join(declared).encode("utf-8")).hexdigest()
     counts: Counter = Counter()
     if borrowed:
         counts["data/borrowed_batches"] += len(borrowed)
     data_cfg = cfg["data"]
-    tables = sqldata.assemble(schema, batches, cfg["seed"], schema_hash,
-                              data_cfg["synthetic_rows_per_table"], data_cfg["max_rows_per_table"], counts)
+    tables = assemble(schema, batches, cfg["seed"], schema_hash,
+                      data_cfg["synthetic_rows_per_table"], data_cfg["max_rows_per_table"], counts)
     if not any(t.rows for t in tables):
-        raise ddl.NotRunnable("no table could be given rows")
+        raise NotRunnable("no table could be given rows")
     sources = {t.source for t in tables if t.rows}
     data_source = sources.pop() if len(sources) == 1 else "mixed"
     db_id = db_id_of(job["repo_name"], job["path"])
     row = {
         "db_id": db_id, "repo_name": job["repo_name"], "ref": job.get("ref"), "path": job["path"],
         "license": job.get("license"), "dialect": dialect, "schema_hash": schema_hash,
+        "schema_fingerprint": schema_fingerprint(schema), "representative": db_id,
         "tables": len(schema.tables), "rows": sum(len(t.rows) for t in tables), "data_source": data_source,
-        "ddl": ddl.render_ddl(schema, "sqlite"), "ddl_duckdb": ddl.render_ddl(schema, "duckdb"),
-        "inserts": sqldata.render_inserts(tables, data_cfg["rows_per_insert"]),
-        "schema_json": _json(ddl.spider_schema(db_id, schema)),
+        "ddl": render_ddl(schema, "sqlite"), "ddl_duckdb": render_ddl(schema, "duckdb"),
+        "inserts": render_inserts(tables, data_cfg["rows_per_insert"]),
+        "schema_json": _json(spider_schema(db_id, schema)),
         "notes_json": _json(dict(sorted(schema.notes.items()))),
     }
     return Built(row, schema, tables, counts)
@@ -166,9 +215,9 @@ def _json(value) -> str:
 
 def engines_of(cfg: dict) -> tuple:
     engines = tuple(cfg["engines"])
-    unknown = set(engines) - set(ddl.ENGINES)
+    unknown = set(engines) - set(ENGINES)
     if unknown or "sqlite" not in engines:
-        raise ValueError(f"sql.engines must include sqlite and only name {list(ddl.ENGINES)}; got {list(engines)}")
+        raise ValueError(f"sql.engines must include sqlite and only name {list(ENGINES)}; got {list(engines)}")
     return engines
 
 
@@ -180,7 +229,7 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
     engines = engines_of(cfg)
     try:
         built = build_database(job, cfg)
-    except ddl.NotRunnable as e:
+    except NotRunnable as e:
         yield Count(f"sql/not_runnable/{dialect}")
         yield dead_letter("build_database", "files", key, f"schema not runnable: {e}", _summary(job), job["path"])
         return
@@ -193,12 +242,15 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
         try:
             sandbox.build_sqlite(sqlite_path, row["ddl"], row["inserts"])
             if "duckdb" in engines:
-                sandbox.build_duckdb(duckdb_path, row["ddl_duckdb"], row["inserts"])
+                sandbox.build_duckdb(duckdb_path, row["ddl_duckdb"], row["inserts"],
+                                     cfg["sandbox"]["duckdb_memory_limit"])
             counts = sandbox.table_counts_sqlite(sqlite_path, [t.table.name for t in built.tables])
             expected = {t.table.name: len(t.rows) for t in built.tables}
             if counts != expected:
-                raise ddl.NotRunnable(f"row counts after loading {counts} differ from {expected}")
-        except ddl.NotRunnable as e:
+                raise NotRunnable(f"row counts after loading {counts} differ from {expected}")
+        except NotRunnable as e:
+            if isinstance(e, sandbox.OverMemoryLimit):
+                yield Count("sql/limits/duckdb_memory_limit")
             yield Count(f"sql/not_runnable/{dialect}")
             yield dead_letter("build_database", "files", key, f"schema not runnable: {e}", _summary(job), job["path"])
             return
@@ -206,14 +258,52 @@ def process_database(job: dict, cfg: dict, client: Optional[llm.ChatClient] = No
         yield Count(f"sql/databases_data/{row['data_source']}")
         yield TableRow("sql_databases", row)
         limits = sandbox.Limits.from_config({**cfg["sandbox"], "max_result_rows": cfg["queries"]["max_result_rows"]})
-        sqlite_box = sandbox.SQLiteSandbox(sqlite_path, limits)
-        duckdb_box = sandbox.DuckDBSandbox(duckdb_path, limits) if "duckdb" in engines else None
+        boxes = []
+        budget = sandbox.Budget(cfg["sandbox"]["file_budget_seconds"])  # the queries' time, from here on
         try:
-            yield from _triples(job, built, cfg, sqlite_path, sqlite_box, duckdb_box, client)
+            boxes.append(_sandboxes(sqlite_path, duckdb_path if "duckdb" in engines else None, limits, budget))
+            for event in _test_suite(built, cfg, engines, tmp):
+                if isinstance(event, tuple):
+                    boxes.append(_sandboxes(*event, limits, budget))
+                else:
+                    yield event
+            (sqlite_box, duckdb_box), suite = boxes[0], boxes[1:]
+            yield from _triples(job, built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget, suite)
+            if budget.hit:
+                yield Count("sql/limits/time_budget")  # databases whose queries ran out of time
         finally:
-            sqlite_box.close()
-            if duckdb_box is not None:
-                duckdb_box.close()
+            for pair in boxes:
+                for box in pair:
+                    if box is not None:
+                        box.close()
+
+
+def _sandboxes(sqlite_path: str, duckdb_path: Optional[str], limits, budget) -> tuple:
+    return (sandbox.SQLiteSandbox(sqlite_path, limits, budget),
+            sandbox.DuckDBSandbox(duckdb_path, limits, budget) if duckdb_path else None)
+
+
+def _test_suite(built: Built, cfg: dict, engines: tuple, tmp: str):
+    """The database's test suite (``suites``): ``sql_test_suites`` rows, and ``(sqlite path,
+    duckdb path or None)`` for every neighbour built in ``tmp``."""
+    settings = suites.SuiteSettings.from_config(cfg["test_suite"])
+    if settings.size <= 0:
+        return
+    row = built.row
+    neighbours = suites.build_suite(built.schema, built.tables, cfg["seed"], row["schema_hash"], settings)
+    for index, inserts in enumerate(suites.render_suite(neighbours, cfg["data"]["rows_per_insert"])):
+        sqlite_path = os.path.join(tmp, f"suite-{index}.sqlite")
+        duckdb_path = os.path.join(tmp, f"suite-{index}.duckdb") if "duckdb" in engines else None
+        try:
+            sandbox.build_sqlite(sqlite_path, row["ddl"], inserts)
+            if duckdb_path:
+                sandbox.build_duckdb(duckdb_path, row["ddl_duckdb"], inserts, cfg["sandbox"]["duckdb_memory_limit"])
+        except NotRunnable:
+            yield Count("sql/test_suite/not_runnable")  # left out of the suite (and of sql_test_suites)
+            continue
+        yield Count("sql/test_suite/databases")
+        yield TableRow("sql_test_suites", {"db_id": row["db_id"], "index": index, "inserts": inserts})
+        yield sqlite_path, duckdb_path
 
 
 def _summary(job: dict) -> dict:
@@ -222,13 +312,14 @@ def _summary(job: dict) -> dict:
             "ddl": [st.text for st in job["ddl"]][:200]}
 
 
-def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client):
+def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client, budget, suite=()):
     row = built.row
     qcfg = cfg["queries"]
-    validator = synth.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
-    profile = synth.profile_database(sqlite_path, built.schema)
+    validator = validation.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables},
+                                     suite, cfg["test_suite"]["min_informative"])
+    profile = templates.profile_database(sqlite_path, built.schema)
     rng = random.Random(f"{cfg['seed']}:{row['db_id']}")
-    pools = synth.template_candidates(profile, rng)
+    pools = templates.template_candidates(profile, rng)
     kept = []
 
     def checked(cand):
@@ -242,10 +333,12 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
 
     quota = qcfg["per_level"]
     by_level: Counter = Counter()
-    iters = {level: iter(pools[level]) for level in synth.LEVELS}
-    active = list(synth.LEVELS)
+    iters = {level: iter(pools[level]) for level in queries.LEVELS}
+    active = list(queries.LEVELS)
     tried = skipped = 0
-    while active and tried < qcfg["max_candidates"] and any(by_level[lv] < quota for lv in synth.LEVELS):
+    while active and tried < qcfg["max_candidates"] and any(by_level[lv] < quota for lv in queries.LEVELS):
+        if budget.exhausted():
+            break  # the remaining candidates are never tried (not candidates)
         for level in list(active):
             cand = next(iters[level], None)
             if cand is None:
@@ -265,33 +358,38 @@ def _triples(job, built: Built, cfg, sqlite_path, sqlite_box, duckdb_box, client
     if skipped:
         yield Count("sql/templates_over_quota", skipped)
     limit = qcfg["max_repository_queries"]
-    own = synth.repo_candidates(job.get("queries", []), job["dialect"], built.schema, limit)
-    borrowed = synth.repo_candidates(job.get("borrowed_queries", []), job["dialect"], built.schema,
+    own = queries.repo_candidates(job.get("queries", []), job["dialect"], built.schema, limit)
+    borrowed = queries.repo_candidates(job.get("borrowed_queries", []), job["dialect"], built.schema,
                                      limit - len(own), borrowed=True)
     for cand in own + borrowed:
+        if budget.exhausted():
+            break
         yield from checked(cand)
     triples = [_triple_row(row, result) for result in kept]
-    if client is not None and triples:
+    if client is not None and triples and not budget.exhausted():
         yield from _llm_stage(row, triples, kept, validator, client, cfg["llm"])
     for triple in triples:
         yield Count(f"sql/triples/{triple['difficulty']}")
         yield TableRow("sql_triples", triple)
 
 
-def _triple_row(db: dict, result: synth.Checked) -> dict:
+def _triple_row(db: dict, result: validation.Checked) -> dict:
     cand = result.candidate
     return {
         "db_id": db["db_id"], "question": cand.question, "sql": cand.sql, "difficulty": result.difficulty,
         "template": result.template, "template_id": cand.template_id, "result_columns": list(result.columns),
         "result_rows": len(result.rows), "result_hash": result.result_hash,
-        "result_preview": synth.preview(result.rows),
+        "suite_result_hashes": list(result.suite_hashes),
+        "result_preview": validation.preview(result.rows),
         "ordered": result.ordered, "engine_agreement": result.engine_agreement, "source": cand.source,
-        "question_source": cand.question_source, "repo_name": db["repo_name"], "path": db["path"],
+        "question_source": cand.question_source, "schema_fingerprint": db["schema_fingerprint"],
+        "repo_name": db["repo_name"], "path": db["path"],
         "license": db["license"],
     }
 
 
-def _llm_stage(db: dict, triples: list, kept: list, validator: synth.Validator, client: llm.ChatClient, lcfg: dict):
+def _llm_stage(db: dict, triples: list, kept: list, validator: validation.Validator, client: llm.ChatClient,
+               lcfg: dict):
     """LLM questions for kept SQL, N SQL candidates per question, self-consistency, RRTF pairs.
     The LLM question replaces the template one only when the candidates' consensus reproduces
     the triple's own result (an execution-checked back-translation)."""
@@ -313,11 +411,18 @@ def _llm_stage(db: dict, triples: list, kept: list, validator: synth.Validator, 
             yield Count("sql/llm/errors")
             continue
         candidates = [llm.extract_sql(a) for a in answers]
-        vote = llm.self_consistency(candidates, lambda sql: _vote_execute(validator, sql))
+        executed = {sql: validator.result_vector(sql) for sql in dict.fromkeys(candidates)}
+        # the vote is on the vector of results over the database and its test suite; the
+        # one-database vote is kept only to count how often the two disagree
+        vote = llm.mark_original_only(llm.self_consistency(candidates, executed.__getitem__))
+        one_db = llm.self_consistency(candidates, lambda sql: _first_key(executed[sql]))
+        yield Count("sql/llm/votes")
+        if llm.consensus_members(one_db) != llm.consensus_members(vote):
+            yield Count("sql/llm/vote_disagreement")
         yield Count("sql/llm/candidates", len(candidates))
         for label, n in sorted(vote.statuses.items()):
             yield Count(f"sql/llm/rank/{label}", n)
-        gold = sandbox.result_key(result.rows, result.ordered)
+        gold = (sandbox.result_key(result.rows, result.ordered),) + tuple(result.suite_keys)
         if vote.winner_key != gold:
             yield Count("sql/llm/question_rejected")
             continue
@@ -334,17 +439,9 @@ def _llm_stage(db: dict, triples: list, kept: list, validator: synth.Validator, 
             })
 
 
-def _vote_execute(validator: synth.Validator, sql: str) -> tuple:
-    try:
-        ast = synth.parse_query(sql)
-    except ValueError:
-        return "parse_error", None, False
-    if not synth.is_query(ast):
-        return "runtime_error", None, False
-    outcome = validator.sqlite.run(sql)
-    if outcome.status != "ok":
-        return "runtime_error", None, False
-    return "ok", sandbox.result_key(outcome.rows, synth.top_level_ordered(ast)), not outcome.rows
+def _first_key(executed: tuple) -> tuple:
+    status, keys, empty = executed
+    return status, (keys[0] if keys else None), empty
 
 
 def client_from_config(lcfg: dict) -> Optional[llm.ChatClient]:

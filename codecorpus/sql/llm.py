@@ -24,7 +24,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-RANKS = {"parse_error": 0, "runtime_error": 1, "disagreeing": 2, "consensus": 3}
+# RRTF's order; with a test suite, a candidate that matches the consensus on the database but not
+# on every suite database ("original_only") ranks above one that disagrees everywhere.
+RANKS = {"parse_error": 0, "runtime_error": 1, "disagreeing": 2, "original_only": 2.5, "consensus": 3}
 
 
 class LLMError(RuntimeError):
@@ -190,6 +192,25 @@ def self_consistency(candidates: list, execute: Callable[[str], tuple]) -> Vote:
         e.rank = RANKS[e.label]
         vote.statuses[e.label] += 1
     return vote
+
+
+def mark_original_only(vote: Vote) -> Vote:
+    """With result keys that are vectors (the database first, then its test suite): relabel the
+    disagreeing candidates whose result matches the winner's on the database itself."""
+    winner = vote.winner_key
+    if not isinstance(winner, tuple):
+        return vote
+    for e in vote.executed:
+        if e.label == "disagreeing" and isinstance(e.key, tuple) and e.key[:1] == winner[:1] and not e.empty:
+            vote.statuses["disagreeing"] -= 1
+            vote.statuses["original_only"] += 1
+            e.label, e.rank = "original_only", RANKS["original_only"]
+    vote.statuses = +vote.statuses
+    return vote
+
+
+def consensus_members(vote: Vote) -> set:
+    return {i for i, e in enumerate(vote.executed) if e.label == "consensus"}
 
 
 def _normal(sql: str) -> str:

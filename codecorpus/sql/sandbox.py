@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Optional
 
-from codecorpus.sql.ddl import NotRunnable
+from codecorpus.sql.schema import NotRunnable
 
 
 @dataclass
@@ -42,8 +42,9 @@ class Limits:
     max_result_rows: int = 1000
     max_value_bytes: int = 1_000_000       # SQLite: longest string or blob a query may build
     max_sql_chars: int = 20_000
-    duckdb_memory_limit: str = "256MB"
+    duckdb_memory_limit: str = "256MB"     # queries and builds
     duckdb_threads: int = 1
+    file_budget_seconds: float = 30.0      # all queries of one database (one schema file), both engines
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Limits":
@@ -51,9 +52,37 @@ class Limits:
         return cls(**known)
 
 
+class OverMemoryLimit(NotRunnable):
+    """A DuckDB build that needed more than ``duckdb_memory_limit``."""
+
+
+class Budget:
+    """The time every query of one database may take together (``file_budget_seconds``): the
+    per-query timeout alone lets a file of 50 runaway queries run for 50 timeouts. A query
+    runs at most until the earlier of its own timeout and the budget's end."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline: Optional[float] = None  # the clock starts with the first query, not with parsing
+        self.hit = False
+
+    def remaining(self) -> float:
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.seconds
+        return self.deadline - time.monotonic()
+
+    def exhausted(self) -> bool:
+        if self.remaining() <= 0:
+            self.hit = True
+        return self.hit
+
+
+UNLIMITED = None  # a sandbox without a budget: only the per-query timeout applies
+
+
 @dataclass
 class Outcome:
-    status: str                     # ok | timeout | denied | error | too_many_rows | not_select
+    status: str                     # ok | timeout | over_budget | denied | error | too_many_rows | not_select
     rows: list = field(default_factory=list)     # canonical rows (tuples)
     columns: list = field(default_factory=list)
     error: str = ""
@@ -82,8 +111,9 @@ def build_sqlite(path: str, ddl: list, inserts: list) -> None:
         conn.close()
 
 
-def build_duckdb(path: str, ddl: list, inserts: list) -> None:
-    """Create a DuckDB database at ``path`` (``:memory:`` to only check). Raises ``NotRunnable``.
+def build_duckdb(path: str, ddl: list, inserts: list, memory_limit: Optional[str] = None) -> None:
+    """Create a DuckDB database at ``path`` (``:memory:`` to only check). Raises ``NotRunnable``,
+    ``OverMemoryLimit`` past ``memory_limit`` (unbounded, a file of 10,000 small tables took 20 GB).
 
     The INSERT statements are read with ``data.read_insert`` and their rows handed to DuckDB as
     Arrow tables: the same values as executing them (our literals only: numbers, strings,
@@ -91,9 +121,11 @@ def build_duckdb(path: str, ddl: list, inserts: list) -> None:
     statement that cannot be read that way is executed as written."""
     import duckdb
 
+    config = {"threads": 1, "autoload_known_extensions": False, "autoinstall_known_extensions": False}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
     try:
-        conn = duckdb.connect(path, config={"threads": 1, "autoload_known_extensions": False,
-                                            "autoinstall_known_extensions": False})
+        conn = duckdb.connect(path, config=config)
     except duckdb.Error as e:
         raise NotRunnable(f"duckdb: {type(e).__name__}: {e}") from None
     try:
@@ -105,6 +137,8 @@ def build_duckdb(path: str, ddl: list, inserts: list) -> None:
         conn.execute("COMMIT")
         if path != ":memory:":
             conn.execute("CHECKPOINT")
+    except duckdb.OutOfMemoryException as e:
+        raise OverMemoryLimit(f"duckdb: {type(e).__name__}: {str(e).splitlines()[0]}") from None
     except duckdb.Error as e:
         raise NotRunnable(f"duckdb: {type(e).__name__}: {str(e).splitlines()[0]}") from None
     finally:
@@ -112,10 +146,12 @@ def build_duckdb(path: str, ddl: list, inserts: list) -> None:
 
 
 def _insert_duckdb(conn, statement: str) -> None:
+    import duckdb
     import pyarrow as pa
 
-    from codecorpus.sql.data import UnsupportedInsert, read_insert
-    from codecorpus.sql.ddl import Statement, quote
+    from codecorpus.sql.inserts import UnsupportedInsert, read_insert
+    from codecorpus.sql.schema import quote
+    from codecorpus.sql.statements import Statement
 
     try:
         batch = read_insert(Statement(statement, "insert", 0), "generic")
@@ -129,13 +165,19 @@ def _insert_duckdb(conn, statement: str) -> None:
         names = ", ".join(quote(c) for c in batch.columns)
         conn.execute(f"INSERT INTO {quote(batch.table)} ({names}) SELECT {names} FROM codecorpus_rows")
     finally:
-        conn.unregister("codecorpus_rows")
+        try:
+            conn.unregister("codecorpus_rows")
+        except duckdb.Error as e:  # an aborted transaction: the INSERT's own error is the one to report
+            if "aborted" not in str(e):
+                raise
 
 
 def table_counts_sqlite(path: str, tables: list) -> dict:
+    from codecorpus.sql.schema import quote
+
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {quote(t)}").fetchone()[0] for t in tables}
     finally:
         conn.close()
 
@@ -161,8 +203,9 @@ _ACTION_NAMES = {getattr(sqlite3, "SQLITE_" + name): name.lower() for name in (
 class SQLiteSandbox:
     """One read-only connection to a built database, with every guard installed."""
 
-    def __init__(self, path: str, limits: Limits):
+    def __init__(self, path: str, limits: Limits, budget: Optional[Budget] = UNLIMITED):
         self.limits = limits
+        self.budget = budget
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes)
         self.conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, max(1000, limits.max_sql_chars))
@@ -196,8 +239,11 @@ class SQLiteSandbox:
 
     def _run(self, sql: str, fetch_all: bool = False) -> Outcome:
         self._denied = None
+        timeout, capped = _timeout(self.limits, self.budget)
+        if timeout <= 0:
+            return Outcome("over_budget", error="the database's query time budget is spent")
         started = time.monotonic()
-        self._deadline = started + self.limits.timeout_seconds
+        self._deadline = started + timeout
         try:
             cursor = self.conn.execute(sql)
             columns = [d[0] for d in cursor.description or []]
@@ -211,7 +257,7 @@ class SQLiteSandbox:
             if self._denied or "not authorized" in message or "prohibited" in message:
                 return Outcome("denied", error=f"{self._denied or ''}: {message}".strip(": "), seconds=elapsed)
             if "interrupted" in message:
-                return Outcome("timeout", error=message, seconds=elapsed)
+                return Outcome("over_budget" if capped else "timeout", error=message, seconds=elapsed)
             return Outcome("error", error=f"{type(e).__name__}: {message}", seconds=elapsed)
         finally:
             self._deadline = math.inf
@@ -230,11 +276,12 @@ class SQLiteSandbox:
 class DuckDBSandbox:
     """A read-only DuckDB connection, external access off, limits locked."""
 
-    def __init__(self, path: str, limits: Limits):
+    def __init__(self, path: str, limits: Limits, budget: Optional[Budget] = UNLIMITED):
         import duckdb
 
         self.duckdb = duckdb
         self.limits = limits
+        self.budget = budget
         self.conn = duckdb.connect(path, read_only=True, config={
             "enable_external_access": False,
             "memory_limit": limits.duckdb_memory_limit,
@@ -268,10 +315,13 @@ class DuckDBSandbox:
             return Outcome("error", error=f"{type(e).__name__}: {str(e).splitlines()[0]}")
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             return Outcome("not_select", error="only one SELECT statement is allowed")
+        timeout, capped = _timeout(self.limits, self.budget)
+        if timeout <= 0:
+            return Outcome("over_budget", error="the database's query time budget is spent")
         token = object()
         with self._lock:
             self._active = token
-        timer = threading.Timer(self.limits.timeout_seconds, self._interrupt, args=(token,))
+        timer = threading.Timer(timeout, self._interrupt, args=(token,))
         timer.daemon = True
         timer.start()
         try:
@@ -279,7 +329,8 @@ class DuckDBSandbox:
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall() if explain else cursor.fetchmany(self.limits.max_result_rows + 1)
         except duckdb.InterruptException as e:
-            return Outcome("timeout", error=str(e).splitlines()[0], seconds=time.monotonic() - started)
+            return Outcome("over_budget" if capped else "timeout", error=str(e).splitlines()[0],
+                           seconds=time.monotonic() - started)
         except duckdb.PermissionException as e:
             return Outcome("denied", error=str(e).splitlines()[0], seconds=time.monotonic() - started)
         except duckdb.Error as e:
@@ -296,6 +347,17 @@ class DuckDBSandbox:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _timeout(limits: Limits, budget: Optional[Budget]) -> tuple:
+    """``(seconds, capped)``: the query's timeout, or what is left of the budget when that is less."""
+    if budget is None:
+        return limits.timeout_seconds, False
+    left = budget.remaining()
+    if left <= 0:
+        budget.hit = True
+        return 0.0, True
+    return (left, True) if left < limits.timeout_seconds else (limits.timeout_seconds, False)
 
 
 # --- canonical results, comparison, hashes ------------------------------------------------------------

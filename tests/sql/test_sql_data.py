@@ -11,13 +11,17 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from codecorpus.sql import data, ddl, sandbox
-from codecorpus.sql.ddl import Statement, split_statements
+from codecorpus.sql import ddl, sandbox
+from codecorpus.sql.inserts import (BadValue, Batch, UnsupportedInsert, coerce, collect_batches, literal, read_copy,
+                                    read_insert, render_inserts)
+from codecorpus.sql.rows import _waves, assemble
+from codecorpus.sql.schema import Column, ForeignKey, Table, finalise_schema, render_ddl
+from codecorpus.sql.statements import Statement, split_statements
 
 
-def read(text: str, dialect: str = "generic") -> data.Batch:
+def read(text: str, dialect: str = "generic") -> Batch:
     st = split_statements(text, dialect)[0]
-    return data.read_copy(st) if st.kind == "copy" else data.read_insert(st, dialect)
+    return read_copy(st) if st.kind == "copy" else read_insert(st, dialect)
 
 
 def test_literals_in_every_dialect():
@@ -46,7 +50,7 @@ def test_copy_blocks():
     ("INSERT INTO t VALUES (1 + 2)", "unreadable_value"),
 ])
 def test_unsupported_values_are_named(text, reason):
-    with pytest.raises(data.UnsupportedInsert, match=reason):
+    with pytest.raises(UnsupportedInsert, match=reason):
         read(text)
 
 
@@ -54,7 +58,7 @@ def test_collect_caps_rows_per_table_and_counts():
     statements = split_statements("INSERT INTO t VALUES (1), (2), (3);\nINSERT INTO t VALUES (4);\n"
                                   "INSERT INTO t SELECT 5;", "generic")
     counts = Counter()
-    batches = data.collect_batches(statements, "generic", 2, counts)
+    batches = collect_batches(statements, "generic", 2, counts)
     assert [b.rows for b in batches] == [[(1,), (2,)]]
     assert counts["rows/over_cap"] == 2 and counts["inserts/unsupported/insert_select_or_set"] == 1
 
@@ -68,21 +72,21 @@ def test_collect_caps_rows_per_table_and_counts():
     ("text", 171, "171"), ("blob", "ab", b"ab"),
 ])
 def test_coerce(family, value, expected):
-    assert data.coerce(value, ddl.Column("c", family)) == expected
+    assert coerce(value, Column("c", family)) == expected
 
 
 def test_coerce_rejects_what_does_not_fit():
     for family, value in (("integer", "1.5"), ("date", "yesterday"), ("boolean", "maybe"), ("text", "a\x00b"),
                           ("integer", 2**70)):
-        with pytest.raises(data.BadValue):
-            data.coerce(value, ddl.Column("c", family))
-    with pytest.raises(data.BadValue):
-        data.coerce(Decimal("123456.789"), ddl.Column("c", "decimal", precision=5, scale=2))
-    assert data.coerce(Decimal("1.005"), ddl.Column("c", "decimal", precision=5, scale=2)) == Decimal("1.00")
-    with pytest.raises(data.BadValue):
-        data.coerce("gold", ddl.Column("c", "text", enum=("free", "pro")))
-    col = ddl.Column("c", "integer")
-    data.coerce(2**40, col)
+        with pytest.raises(BadValue):
+            coerce(value, Column("c", family))
+    with pytest.raises(BadValue):
+        coerce(Decimal("123456.789"), Column("c", "decimal", precision=5, scale=2))
+    assert coerce(Decimal("1.005"), Column("c", "decimal", precision=5, scale=2)) == Decimal("1.00")
+    with pytest.raises(BadValue):
+        coerce("gold", Column("c", "text", enum=("free", "pro")))
+    col = Column("c", "integer")
+    coerce(2**40, col)
     assert col.big  # the column becomes BIGINT in DuckDB
 
 
@@ -109,10 +113,10 @@ CREATE TABLE purchase (
 
 def build(rows_text: str = "", synthetic_rows: int = 40, seed: int = 0):
     statements = split_statements(SCHEMA + rows_text, "sqlite")
-    schema = ddl.finalise_schema(ddl.parse_schema(statements, "sqlite"))
+    schema = finalise_schema(ddl.parse_schema(statements, "sqlite"))
     counts = Counter()
-    batches = data.collect_batches(statements, "sqlite", 1000, counts)
-    tables = data.assemble(schema, batches, seed, "hash", synthetic_rows, 1000, counts)
+    batches = collect_batches(statements, "sqlite", 1000, counts)
+    tables = assemble(schema, batches, seed, "hash", synthetic_rows, 1000, counts)
     return schema, tables, counts
 
 
@@ -120,9 +124,9 @@ def test_synthetic_rows_respect_keys_not_null_and_foreign_keys(tmp_path):
     schema, tables, _ = build()
     by_name = {t.table.name: t for t in tables}
     assert all(len(t.rows) > 10 for t in tables)
-    inserts = data.render_inserts(tables)
+    inserts = render_inserts(tables)
     path = tmp_path / "db.sqlite"
-    sandbox.build_sqlite(str(path), ddl.render_ddl(schema, "sqlite"), inserts)  # FKs enforced while loading
+    sandbox.build_sqlite(str(path), render_ddl(schema, "sqlite"), inserts)  # FKs enforced while loading
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -139,7 +143,7 @@ def test_synthetic_rows_respect_keys_not_null_and_foreign_keys(tmp_path):
     assert all(1950 <= d.year <= 2005 for d in born)
     conn.close()
     duck_path = tmp_path / "db.duckdb"
-    sandbox.build_duckdb(str(duck_path), ddl.render_ddl(schema, "duckdb"), inserts)  # DuckDB checks FKs per row
+    sandbox.build_duckdb(str(duck_path), render_ddl(schema, "duckdb"), inserts)  # DuckDB checks FKs per row
     duck = duckdb.connect(str(duck_path), read_only=True)
     try:
         for table in tables:
@@ -152,8 +156,8 @@ def test_synthetic_rows_are_deterministic_per_seed():
     _, first, _ = build()
     _, again, _ = build()
     _, other, _ = build(seed=1)
-    assert data.render_inserts(first) == data.render_inserts(again)
-    assert data.render_inserts(first) != data.render_inserts(other)
+    assert render_inserts(first) == render_inserts(again)
+    assert render_inserts(first) != render_inserts(other)
 
 
 def test_repository_rows_are_used_and_bad_rows_left_out():
@@ -182,18 +186,18 @@ def test_repository_rows_are_used_and_bad_rows_left_out():
 
 
 def test_self_reference_cycles_are_left_out():
-    table = ddl.Table("t", [ddl.Column("id", "integer", not_null=True), ddl.Column("boss", "integer")], ("id",),
-                      foreign_keys=[ddl.ForeignKey(("boss",), "t", ("id",))])
+    table = Table("t", [Column("id", "integer", not_null=True), Column("boss", "integer")], ("id",),
+                  foreign_keys=[ForeignKey(("boss",), "t", ("id",))])
     counts = Counter()
-    waves = data._waves(table, [(1, None), (2, 1), (3, 4), (4, 3), (5, 2)], counts)
+    waves = _waves(table, [(1, None), (2, 1), (3, 4), (4, 3), (5, 2)], counts)
     assert waves == [[0], [1], [4]] and counts["rows/self_reference_unresolved"] == 2
 
 
 def test_literal_round_trip_in_both_engines():
     values = [None, True, 7, -2.5, 1e-05, Decimal("19.99"), "it's", b"\x00\xff", "2024-01-31"]
-    assert [data.literal(v) for v in values] == ["NULL", "TRUE", "7", "-2.5", "1e-05", "19.99", "'it''s'", "X'00FF'",
+    assert [literal(v) for v in values] == ["NULL", "TRUE", "7", "-2.5", "1e-05", "19.99", "'it''s'", "X'00FF'",
                                                  "'2024-01-31'"]
-    sql = "SELECT " + ", ".join(data.literal(v) for v in values)
+    sql = "SELECT " + ", ".join(literal(v) for v in values)
     back = sandbox.canonical_row(sqlite3.connect(":memory:").execute(sql).fetchone())
     duck = duckdb.connect(":memory:")
     try:

@@ -9,25 +9,28 @@ import duckdb
 import pytest
 
 from codecorpus.sql import ddl
-from codecorpus.sql.ddl import NotRunnable, Statement, split_statements
+from codecorpus.sql.schema import ForeignKey, Schema, finalise_schema, render_ddl, spider_schema
+from codecorpus.sql.statements import detect_dialect, hostile_kinds, statement_kind
+from codecorpus.sql.schema import NotRunnable
+from codecorpus.sql.statements import Statement, split_statements
 
 
 def kinds(statements):
     return [s.kind for s in statements]
 
 
-def schema_of(text: str, dialect: str) -> ddl.Schema:
-    return ddl.finalise_schema(ddl.parse_schema(split_statements(text, dialect), dialect))
+def schema_of(text: str, dialect: str) -> Schema:
+    return finalise_schema(ddl.parse_schema(split_statements(text, dialect), dialect))
 
 
-def runs_in_both(schema: ddl.Schema) -> None:
+def runs_in_both(schema: Schema) -> None:
     conn = sqlite3.connect(":memory:")
-    for statement in ddl.render_ddl(schema, "sqlite"):
+    for statement in render_ddl(schema, "sqlite"):
         conn.execute(statement)
     conn.close()
     duck = duckdb.connect(":memory:")
     try:
-        for statement in ddl.render_ddl(schema, "duckdb"):
+        for statement in render_ddl(schema, "duckdb"):
             duck.execute(statement)
     finally:
         duck.close()
@@ -100,7 +103,7 @@ def test_an_unbalanced_statement_does_not_swallow_the_rest():
     ("schema.sql", "CREATE TABLE a (id INT);", "generic"),
 ])
 def test_dialect_detection(path, text, expected):
-    assert ddl.detect_dialect(path, text) == expected
+    assert detect_dialect(path, text) == expected
 
 
 # --- DDL normalisation ---------------------------------------------------------------------------------
@@ -134,12 +137,12 @@ def test_mysql_ddl_is_cleaned_up():
     assert customers.indexes == [("idx_name", ("name",))]
     assert customers.column("tier").enum == ("free", "pro")
     assert customers.column("balance").default == 0.0            # '0.00' fitted to the decimal
-    assert orders.foreign_keys == [ddl.ForeignKey(("customer_id",), "customers", ("id",))]
+    assert orders.foreign_keys == [ForeignKey(("customer_id",), "customers", ("id",))]
     notes = schema.notes
     for kind in ("dropped/charset_collate", "dropped/on_update", "dropped/comment", "dropped/table_options",
                  "dropped/schema_prefix", "lifted/named_unique_key", "mapped/enum_check"):
         assert notes[kind] >= 1, kind
-    sqlite_ddl = "\n".join(ddl.render_ddl(schema, "sqlite"))
+    sqlite_ddl = "\n".join(render_ddl(schema, "sqlite"))
     for gone in ("CHARACTER SET", "COLLATE", "ON UPDATE", "ENGINE", "COMMENT", "AUTO_INCREMENT", "`"):
         assert gone not in sqlite_ddl
     assert "CHECK (\"tier\" IN ('free', 'pro'))" in sqlite_ddl
@@ -186,7 +189,7 @@ def test_postgres_ddl_is_cleaned_up():
     assert people.uniques == [("name",)]                          # CREATE UNIQUE INDEX
     assert people.column("age_hours") is None                     # VIRTUAL generated column left out
     assert pets.column("pet_id").autoincrement and pets.column("pet_id").big
-    assert pets.foreign_keys == [ddl.ForeignKey(("owner_id",), "people", ("person_id",))]
+    assert pets.foreign_keys == [ForeignKey(("owner_id",), "people", ("person_id",))]
     assert "measurements_2024" not in schema.tables               # a partition is not a table of its own
     notes = schema.notes
     assert notes["dropped/check"] >= 1 and notes["dropped/expression_index"] == 1
@@ -223,8 +226,8 @@ def test_tsql_ddl_is_cleaned_up():
     assert departments.column("Active").family == "boolean" and departments.column("Active").default is True
     assert departments.column("Started").family == "timestamp"
     assert staff.primary_key == ("StaffID",)
-    assert staff.foreign_keys == [ddl.ForeignKey(("DepartmentID",), "Departments", ("DepartmentID",))]
-    assert "[" not in "\n".join(ddl.render_ddl(schema, "duckdb"))
+    assert staff.foreign_keys == [ForeignKey(("DepartmentID",), "Departments", ("DepartmentID",))]
+    assert "[" not in "\n".join(render_ddl(schema, "duckdb"))
     runs_in_both(schema)
 
 
@@ -247,7 +250,7 @@ def test_oracle_ddl_is_cleaned_up():
     assert courses.column("weight").family == "real"              # bare NUMBER measure
     assert (courses.column("fee").precision, courses.column("fee").scale) == (8, 2)
     assert courses.column("teacher_id").family == "integer"       # takes its parent's type
-    assert courses.foreign_keys == [ddl.ForeignKey(("teacher_id",), "teachers", ("teacher_id",))]
+    assert courses.foreign_keys == [ForeignKey(("teacher_id",), "teachers", ("teacher_id",))]
     runs_in_both(schema)
 
 
@@ -262,7 +265,7 @@ def test_foreign_keys_to_unknown_or_non_unique_targets_and_cycles_are_dropped():
     assert schema.notes["dropped/fk_cycle"] == 1
     assert schema.notes["dropped/fk_unknown_table"] == 1
     assert schema.notes["dropped/fk_not_unique_target"] == 1
-    assert schema.table("c").foreign_keys == [ddl.ForeignKey(("parent",), "c", ("id",))]  # self reference kept
+    assert schema.table("c").foreign_keys == [ForeignKey(("parent",), "c", ("id",))]  # self reference kept
     order = list(schema.tables)
     for table in schema.tables.values():
         for fk in table.foreign_keys:
@@ -279,7 +282,7 @@ def test_schema_without_usable_tables_is_not_runnable():
 
 def test_spider_schema_shape():
     schema = schema_of(MYSQL, "mysql")
-    spider = ddl.spider_schema("shop", schema)
+    spider = spider_schema("shop", schema)
     assert spider["table_names_original"] == ["customers", "orders"]
     assert spider["column_names_original"][0] == [-1, "*"]
     names = spider["column_names_original"]
@@ -291,7 +294,7 @@ def test_spider_schema_shape():
 
 def test_hostile_statements_are_classified():
     def hostile(text):
-        return ddl.hostile_kinds(Statement(text, ddl.statement_kind(text), 1))
+        return hostile_kinds(Statement(text, statement_kind(text), 1))
 
     assert hostile("ATTACH DATABASE '/tmp/x.db' AS x") == ["attach"]
     assert hostile("PRAGMA writable_schema = 1") == ["pragma"]
@@ -301,3 +304,27 @@ def test_hostile_statements_are_classified():
     assert hostile("SELECT * FROM a, b WHERE a.id = b.id") == []
     assert hostile("COPY t TO PROGRAM 'rm -rf /'") == ["file_access"]
     assert hostile("INSERT INTO t VALUES ('ATTACH DATABASE')") == []  # literals are never run
+
+
+def test_near_identical_schemas_share_a_fingerprint():
+    from codecorpus.sql.database import mark_near_identical
+    from codecorpus.sql.schema import schema_fingerprint
+
+    mysql = schema_of("CREATE TABLE `Album` (`AlbumId` INT NOT NULL, `Title` NVARCHAR(160) NOT NULL, "
+                      "PRIMARY KEY (`AlbumId`)) ENGINE=InnoDB;", "mysql")
+    postgres = schema_of('CREATE TABLE "album" ("album_id" SERIAL, "title" VARCHAR(160) NOT NULL, '
+                         'PRIMARY KEY ("album_id"));', "postgres")
+    same_pg = schema_of('CREATE TABLE album (albumid NUMERIC(10) NOT NULL, title TEXT, PRIMARY KEY (albumid));',
+                        "postgres")
+    other = schema_of("CREATE TABLE album (albumid INT PRIMARY KEY, title TEXT, year INT);", "sqlite")
+    assert schema_fingerprint(mysql) == schema_fingerprint(same_pg)       # dialects and types do not count
+    assert schema_fingerprint(mysql) != schema_fingerprint(postgres)      # a renamed column does
+    assert schema_fingerprint(mysql) != schema_fingerprint(other)
+    rows = [{"db_id": "b", "data_source": "repository", "rows": 10}, {"db_id": "a", "data_source": "synthetic",
+                                                                       "rows": 40},
+            {"db_id": "c", "data_source": "repository", "rows": 10}]
+    events = list(mark_near_identical(("fp", rows)))
+    marked = [e for e in events if isinstance(e, dict)]
+    assert {r["db_id"]: r["representative"] for r in marked} == {"a": "b", "b": "b", "c": "b"}
+    assert {e.counter: getattr(e, "value", 1) for e in events if not isinstance(e, dict)} == {
+        "sql/near_identical/groups": 1, "sql/near_identical/databases": 2}

@@ -170,3 +170,16 @@ def test_the_job_with_an_llm_endpoint_writes_preferences(tmp_path: Path, chat_se
     assert {p["rejected"] for p in prefs} == {"SELEC broken FROM", "SELECT missing_column FROM nowhere",
                                               "SELECT 12345"}
     assert "secret" not in (out / "manifest.json").read_text()
+
+
+def test_suite_vote_ranks_a_match_on_the_original_only_below_consensus():
+    # result keys are vectors (database, then its test suite); "b" matches the winner only on the database
+    keys = {"a1": ("x", "p", "q"), "a2": ("x", "p", "q"), "b": ("x", "p", "r"), "c": ("y", "p", "q")}
+    vote = llm.mark_original_only(llm.self_consistency(list(keys), lambda sql: ("ok", keys[sql], False)))
+    assert vote.winner_key == ("x", "p", "q")
+    assert {e.sql: e.label for e in vote.executed} == {"a1": "consensus", "a2": "consensus", "b": "original_only",
+                                                      "c": "disagreeing"}
+    pairs = llm.preference_pairs(vote, 5)
+    assert [p[3] for p in pairs] == ["disagreeing", "original_only"]
+    one_db = llm.self_consistency(list(keys), lambda sql: ("ok", keys[sql][0], False))
+    assert llm.consensus_members(one_db) == {0, 1, 2} != llm.consensus_members(vote)

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from codecorpus.config import load_config
-from codecorpus.sql import database, sandbox, synth
-from codecorpus.sql.ddl import split_statements
+from codecorpus.sql import database, naming, queries, sandbox, templates, validation
+from codecorpus.sql.statements import split_statements
 
 SHOP = """
 CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(60) NOT NULL, city VARCHAR(30) NOT NULL,
@@ -55,41 +55,41 @@ def shop(tmp_path_factory):
     ("SELECT n FROM (SELECT n, RANK() OVER (ORDER BY v DESC) AS r FROM t) AS x WHERE r <= 3", "highly complex"),
 ])
 def test_spider_hardness(sql, level):
-    assert synth.hardness(synth.parse_query(sql)) == level
+    assert queries.hardness(queries.parse_query(sql)) == level
 
 
 def test_template_key_masks_literals_case_and_whitespace():
-    key = lambda sql: synth.template_key(synth.parse_query(sql))  # noqa: E731
+    key = lambda sql: queries.template_key(queries.parse_query(sql))  # noqa: E731
     assert key("SELECT name FROM t WHERE city = 'Oslo' LIMIT 3") == key("select  name\nFROM t where city='Lima' LIMIT 5")
     assert key("SELECT name FROM t WHERE city = 'Oslo'") != key("SELECT name FROM t WHERE tier = 'Oslo'")
 
 
 def test_nouns_and_identifiers():
-    assert (synth.plural("order line"), synth.plural("categories"), synth.singular("addresses")) == (
+    assert (naming.plural("order line"), naming.plural("categories"), naming.singular("addresses")) == (
         "order lines", "categories", "address")
-    assert (synth.ident("price"), synth.ident("order"), synth.ident("Unit Price")) == ("price", '"order"', '"Unit Price"')
+    assert (queries.ident("price"), queries.ident("order"), queries.ident("Unit Price")) == ("price", '"order"', '"Unit Price"')
 
 
 def test_templates_cover_every_level_and_phrase_questions(shop):
     built, path, _, _ = shop
-    profile = synth.profile_database(path, built.schema)
-    pools = synth.template_candidates(profile, random.Random("seed"))
-    assert all(pools[level] for level in synth.LEVELS)
-    again = synth.template_candidates(synth.profile_database(path, built.schema), random.Random("seed"))
+    profile = templates.profile_database(path, built.schema)
+    pools = templates.template_candidates(profile, random.Random("seed"))
+    assert all(pools[level] for level in queries.LEVELS)
+    again = templates.template_candidates(templates.profile_database(path, built.schema), random.Random("seed"))
     assert [c.sql for c in pools["complex"]] == [c.sql for c in again["complex"]]  # deterministic
-    ids = {c.template_id for level in synth.LEVELS for c in pools[level]}
+    ids = {c.template_id for level in queries.LEVELS for c in pools[level]}
     assert {"join_group_top", "window_rank", "cte_above_average", "two_hop_group_top", "per_year"} <= ids
-    for level in synth.LEVELS:
+    for level in queries.LEVELS:
         for cand in pools[level]:
             assert cand.question.endswith(("?", ".")) and cand.question[0].isupper()
 
 
 def test_validation_keeps_good_queries_and_names_every_rejection(shop):
     built, _, sqlite_box, duckdb_box = shop
-    validator = synth.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
+    validator = validation.Validator(sqlite_box, duckdb_box, {t.table.name: len(t.rows) for t in built.tables})
 
     def check(sql, **kw):
-        return validator.check(synth.Candidate(sql, "Q?", "test", **kw))
+        return validator.check(queries.Candidate(sql, "Q?", "test", **kw))
 
     kept = check("SELECT city, COUNT(*) FROM customers GROUP BY city")
     assert kept.reason is None and kept.engine_agreement is True and kept.result_hash
@@ -124,7 +124,7 @@ def test_repository_queries_are_translated_and_described(shop):
         "GROUP BY c.name ORDER BY orders DESC LIMIT 3;\n"
         "CREATE VIEW big AS SELECT title FROM products WHERE price > 10;\n"
         "SELECT * FROM elsewhere;\nATTACH DATABASE 'x' AS y;", "postgres")
-    own = synth.repo_candidates(statements, "postgres", built.schema, 10)
+    own = queries.repo_candidates(statements, "postgres", built.schema, 10)
     assert [c.sql for c in own][:2] == [
         "SELECT c.name, COUNT(o.id) AS orders FROM customers AS c JOIN orders AS o ON o.customer_id = c.id "
         "GROUP BY c.name ORDER BY orders DESC NULLS FIRST LIMIT 3",  # PostgreSQL's NULL order, kept
@@ -132,7 +132,7 @@ def test_repository_queries_are_translated_and_described(shop):
     assert own[0].question == ("What are the name and orders of customers and orders, for each name, ordered by "
                                "orders (descending), first 3 only?")
     assert own[-1].hostile == ("attach",)
-    borrowed = synth.repo_candidates(statements, "postgres", built.schema, 10, borrowed=True)
+    borrowed = queries.repo_candidates(statements, "postgres", built.schema, 10, borrowed=True)
     assert "SELECT * FROM elsewhere" not in [c.sql for c in borrowed]  # another schema's query
 
 
@@ -145,7 +145,7 @@ def test_process_database_fills_the_quota_per_level():
     rows = [e for e in events if isinstance(e, database.TableRow)]
     triples = [e.row for e in rows if e.table == "sql_triples"]
     assert [e.table for e in rows].count("sql_databases") == 1
-    assert Counter(t["difficulty"] for t in triples) == {level: 3 for level in synth.LEVELS}
+    assert Counter(t["difficulty"] for t in triples) == {level: 3 for level in queries.LEVELS}
     assert len({t["template"] for t in triples}) == len(triples)
     counters = Counter()
     for e in events:
