@@ -378,9 +378,12 @@ def canonical_value(value):
             return "NaN"
         if math.isinf(x):
             return "Infinity" if x > 0 else "-Infinity"
+        # Round first, then ask whether it is whole: a SQLite float sum of 58.99999999999999
+        # and DuckDB's exact DECIMAL 59.00 must both become 59.
+        x = float(f"{x:.9g}")
         if x.is_integer() and abs(x) < 1e15:
             return int(x)
-        return float(f"{x:.9g}")
+        return x
     if isinstance(value, dt.datetime):
         text = value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S")
         return f"{text}.{value.microsecond:06d}" if value.microsecond else text

@@ -339,8 +339,6 @@ def test_shared_sample(shared_sample, tmp_path):
         len(t["suite_result_hashes"]) for t in triples)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: the plain-folder reader (codecorpus/io/repo_files.py) is "
-                   "fixed on another branch; remove this marker when it lands")
 def test_plain_folder_never_reads_through_a_symlink(tmp_path):
     outside = tmp_path / "outside"
     (outside / "dir").mkdir(parents=True)

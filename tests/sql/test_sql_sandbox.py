@@ -150,3 +150,14 @@ def test_result_key_allows_a_column_permutation():
     swapped = [(1, 2), (2, 1)]
     assert sandbox.result_key(swapped, False) == sandbox.result_key([(2, 1), (1, 2)], False)
     assert sandbox.result_key([(1, 2), (3, 4)], False) != sandbox.result_key([(1, 4), (3, 2)], False)
+
+
+def test_a_float_sum_and_an_exact_decimal_hash_alike():
+    # SQLite sums REAL money to 58.99999999999999; DuckDB sums DECIMAL(10,2) to exactly 59.00.
+    # The engines agree, so the written result_hash must not depend on which one ran.
+    assert sandbox.canonical_value(58.99999999999999) == 59
+    assert isinstance(sandbox.canonical_value(58.99999999999999), int)
+    assert sandbox.canonical_value(Decimal("19.820")) == 19.82
+    sqlite_rows = [sandbox.canonical_row(("Ramos", 58.99999999999999))]
+    duckdb_rows = [sandbox.canonical_row(("Ramos", Decimal("59.00")))]
+    assert sandbox.result_hash(sqlite_rows, False) == sandbox.result_hash(duckdb_rows, False)
