@@ -38,6 +38,7 @@ JOBS = {
     "files": "codecorpus.jobs.files",
     "sql": "codecorpus.jobs.sql",
     "mix": "codecorpus.jobs.mix",
+    "instruct": "codecorpus.jobs.instruct",
 }
 # One line per job for `codecorpus --help`, without importing the jobs (and Beam). test_cli
 # checks they match the modules' own SUMMARY.
