@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -130,9 +129,8 @@ def bwrap_status(bwrap: str = "bwrap", python: Optional[str] = None) -> tuple:
     try:
         version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
         probe = subprocess.run(
-            [path, *_bwrap_args(python, Limits()), python, "-I", "-c", "print(6 * 7)"],
-            capture_output=True, text=True, timeout=30, start_new_session=True,
-            preexec_fn=None if uid is None else functools.partial(_drop_privileges, uid))
+            launcher(python, [path, *_bwrap_args(python, Limits()), python, "-I", "-c", "print(6 * 7)"], uid, None),
+            capture_output=True, text=True, timeout=30, start_new_session=True)
     except (OSError, subprocess.SubprocessError) as e:
         return False, f"{bwrap} failed to start: {type(e).__name__}: {e}"
     if probe.returncode != 0 or probe.stdout.strip() != "42":
@@ -167,21 +165,41 @@ def _slot_uid() -> int:
     return UID_BASE + (os.getpid() % 4096) * 64 + slot
 
 
-def _drop_privileges(uid: int) -> None:
+# Limits and the uid are set by a small launcher in a fresh interpreter that then execs the
+# command, not by a ``preexec_fn``: forking a Beam worker (gRPC threads) to run Python in the
+# child aborts in gRPC's fork handlers, so the worker only ever spawns (vfork + exec).
+_LAUNCHER = """
+import json, os, resource, sys
+spec = json.loads(sys.argv[1])
+for name, soft, hard in spec["limits"]:
+    resource.setrlimit(getattr(resource, name), (soft, hard))
+if spec["uid"] is not None:
     os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
+    os.setgid(spec["uid"])
+    os.setuid(spec["uid"])
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
-def _set_limits(limits: Limits) -> None:
+def _limit_triples(limits: Optional[Limits]) -> list:
+    if limits is None:
+        return []
     mb = 1 << 20
     # CPU: SIGXCPU at the soft limit (classified as a timeout), SIGKILL a second later.
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    for name, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
-                        (resource.RLIMIT_NPROC, limits.max_processes),
-                        (resource.RLIMIT_FSIZE, limits.max_file_mb * mb),
-                        (resource.RLIMIT_NOFILE, limits.max_open_files), (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(name, (value, value))
+    triples = [("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1)]
+    for name, value in (("RLIMIT_AS", limits.memory_mb * mb), ("RLIMIT_NPROC", limits.max_processes),
+                        ("RLIMIT_FSIZE", limits.max_file_mb * mb), ("RLIMIT_NOFILE", limits.max_open_files),
+                        ("RLIMIT_CORE", 0)):
+        triples.append((name, value, value))
+    return triples
+
+
+def launcher(python: str, argv: list, uid: Optional[int], limits: Optional[Limits]) -> list:
+    """``argv`` run under ``limits`` as ``uid`` (None: unchanged)."""
+    import json
+
+    spec = json.dumps({"limits": _limit_triples(limits), "uid": uid})
+    return [python, "-I", "-S", "-c", _LAUNCHER, spec, *argv]
 
 
 def processes_of(uid: int) -> list:
@@ -237,7 +255,7 @@ class Sandbox:
         if isolation not in ISOLATIONS:
             raise ValueError(f"sandbox isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}")
         self.limits = limits
-        self.python = python or default_python()
+        self.python = os.path.realpath(shutil.which(python) or python) if python else default_python()
         self.bwrap = shutil.which(bwrap) or bwrap
         ok, detail = bwrap_status(bwrap, self.python) if isolation in ("auto", "bwrap") else (False, "not asked for")
         if isolation == "bwrap" and not ok:
@@ -300,14 +318,9 @@ class Sandbox:
                 argv = [self.python, "-I", os.path.join(task, script), task, str(fd)]
                 cwd, env = work, {"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"}
 
-            def child_setup():
-                if uid is not None:
-                    _drop_privileges(uid)
-                _set_limits(limits)
-
             started = time.monotonic()
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-                                    pass_fds=(fd,), start_new_session=True, preexec_fn=child_setup)
+            proc = subprocess.Popen(launcher(self.python, argv, uid, limits), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, cwd=cwd, env=env, pass_fds=(fd,), start_new_session=True)
             timed_out = False
             try:
                 proc.wait(timeout=limits.timeout_seconds)
