@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible server on 127.0.0.1 with scripted answers for every instruct stage.
+"""Fixtures for the instruct tests: a fake OpenAI-compatible server on 127.0.0.1 with scripted answers for every instruct stage.
 
 Questions are recognised by the function they ask for (``add``, ``fizz``, ``sorry`` …). Solutions
 cover every outcome class and every unusable-response reason; the teacher and the student
@@ -123,3 +123,80 @@ class FakeCodeLLM:
             return 200, [(f"Write a function `add(a, b)` inspired by `{fn.group(1) if fn else 'x'}` that returns "
                           "the sum of two integers.", "stop")]
         return 200, [("", "stop")]
+
+
+# A module for the doctest mode: kept (words, hyp: with a helper and imports), failing (wrong),
+# hostile (spin loops, peek reads the host), and dropped before running (numpy, a method).
+DOCTEST_MODULE = '''"""Helpers with doctests."""
+import math
+import re
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _clean(text):
+    return text.lower()
+
+
+def words(text):
+    """The words of a text, lower-cased.
+
+    >>> words("Hello, World")
+    ['hello', 'world']
+    """
+    return _WORD.findall(_clean(text))
+
+
+def hyp(a, b):
+    """Hypotenuse.
+
+    >>> hyp(3, 4)
+    5.0
+    """
+    return math.hypot(a, b)
+
+
+def wrong(x):
+    """
+    >>> wrong(2)
+    5
+    """
+    return x + 1
+
+
+def spin():
+    """
+    >>> spin()
+    1
+    """
+    while True:
+        pass
+
+
+def peek():
+    """Reads the host.
+
+    >>> peek()
+    True
+    """
+    import os
+    return os.path.exists("/etc/passwd") or os.path.exists(os.path.expanduser("~/.bashrc"))
+
+
+def uses_numpy():
+    """
+    >>> uses_numpy()
+    0
+    """
+    import numpy
+    return 0
+
+
+class K:
+    def m(self):
+        """
+        >>> K().m()
+        1
+        """
+        return 1
+'''

@@ -17,7 +17,7 @@ from codecorpus.instruct import sandbox as sb
 from conftest import manifest_of, read_table, run_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "instruct"))
-from fake_llm import FakeCodeLLM  # noqa: E402
+from fake_llm import DOCTEST_MODULE, FakeCodeLLM  # noqa: E402
 
 OK, WHY = sb.bwrap_status()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not OK, reason=f"bubblewrap cannot run a sandbox here: {WHY}")]
@@ -124,81 +124,6 @@ def test_instruct_job_against_the_fake_server(tmp_path):
                        "--direct_running_mode=multi_processing", "--direct_num_workers=2") == 0
         assert len(server.requests) - asked == 2  # only the failing requests (never cached) are retried
         assert _table_bytes(out) == _table_bytes(again)
-
-
-DOCTEST_MODULE = '''"""Helpers with doctests."""
-import math
-import re
-
-_WORD = re.compile(r"[a-z]+")
-
-
-def _clean(text):
-    return text.lower()
-
-
-def words(text):
-    """The words of a text, lower-cased.
-
-    >>> words("Hello, World")
-    ['hello', 'world']
-    """
-    return _WORD.findall(_clean(text))
-
-
-def hyp(a, b):
-    """Hypotenuse.
-
-    >>> hyp(3, 4)
-    5.0
-    """
-    return math.hypot(a, b)
-
-
-def wrong(x):
-    """
-    >>> wrong(2)
-    5
-    """
-    return x + 1
-
-
-def spin():
-    """
-    >>> spin()
-    1
-    """
-    while True:
-        pass
-
-
-def peek():
-    """Reads the host.
-
-    >>> peek()
-    True
-    """
-    import os
-    return os.path.exists("/etc/passwd") or os.path.exists(os.path.expanduser("~/.bashrc"))
-
-
-def uses_numpy():
-    """
-    >>> uses_numpy()
-    0
-    """
-    import numpy
-    return 0
-
-
-class K:
-    def m(self):
-        """
-        >>> K().m()
-        1
-        """
-        return 1
-'''
 
 
 def test_doctest_mode_needs_no_llm(tmp_path):
