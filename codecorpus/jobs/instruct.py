@@ -21,10 +21,10 @@ from __future__ import annotations
 import apache_beam as beam
 
 from codecorpus import schemas
-from codecorpus.core.routing import Ledger, dead_letter_order, routed
+from codecorpus.core.routing import dead_letter_order
 from codecorpus.io import manifest as manifest_io
-from codecorpus.io.parquet import WriteTable
 from codecorpus.jobs import runner as common
+from codecorpus.jobs.runner import Table
 
 SUMMARY = "instructions, code snippets, generated questions or doctests -> code instructions validated by running tests"
 DESCRIPTION = """\
@@ -69,25 +69,20 @@ Examples:
 """
 
 TABLES = {
-    "code_instructions": schemas.CODE_INSTRUCTIONS,
-    "code_preferences": schemas.CODE_PREFERENCES,
-    "executions": schemas.EXECUTIONS,
-    "dead_letter": schemas.DEAD_LETTER,
-}
-TABLE_NOTES = {
-    "code_instructions": "one row per question with a passing solution: `question`, `solution` (the first passing "
-                         "one, self-contained), `tests` (`tests_format`: assert or doctest), `pass_rate` over all "
-                         "`solutions` generated, provenance (`seed_source`, `seed_ref`, `round`, `model`, `role`)",
-    "code_preferences": "RRTF preference pairs: `prompt`, `chosen`, `rejected`, their scores (compile_error 0 < "
-                        "runtime_error = timeout 1 < partial 2 + k/n < pass 3), outcomes, roles and models",
-    "executions": "every sandboxed (solution, tests) run: outcome, tests passed of total, detail, captured output",
-    "dead_letter": "records that failed (an LLM request that failed after its retries …): stage, error, raw input",
-}
-SORT_KEYS = {
-    "code_instructions": lambda r: (r["id"],),
-    "code_preferences": lambda r: (r["id"], r["chosen"], r["rejected"]),
-    "executions": lambda r: (r["id"], r["solution_index"]),
-    "dead_letter": dead_letter_order,
+    "code_instructions": Table(
+        schemas.CODE_INSTRUCTIONS, lambda r: (r["id"],),
+        "one row per question with a passing solution: `question`, `solution` (the first passing one, "
+        "self-contained), `tests` (`tests_format`: assert or doctest), `pass_rate` over all `solutions` generated, "
+        "provenance (`seed_source`, `seed_ref`, `round`, `model`, `role`)"),
+    "code_preferences": Table(
+        schemas.CODE_PREFERENCES, lambda r: (r["id"], r["chosen"], r["rejected"]),
+        "RRTF preference pairs: `prompt`, `chosen`, `rejected`, their scores (compile_error 0 < runtime_error = "
+        "timeout 1 < partial 2 + k/n < pass 3), outcomes, roles and models"),
+    "executions": Table(
+        schemas.EXECUTIONS, lambda r: (r["id"], r["solution_index"]),
+        "every sandboxed (solution, tests) run: outcome, tests passed of total, detail, captured output"),
+    "dead_letter": Table(schemas.DEAD_LETTER, dead_letter_order,
+                         "records that failed (an LLM request that failed after its retries …): stage, error, raw input"),
 }
 
 
@@ -155,12 +150,11 @@ def run(args, beam_args: list[str]) -> int:
     except SandboxUnavailable as e:
         raise ValueError(str(e)) from None
     job = common.BeamJob(
-        name="instruct", tables=TABLES, accounting=accounting_for(cfg, inputs),
-        build=lambda pipeline, args, config: build(pipeline, inputs, args.output, config),
+        name="instruct", tables=TABLES, accounting=lambda config: accounting_for(config["instruct"], inputs),
+        build=lambda stages, config: build(stages, inputs, config),
         card_title="codecorpus code instructions",
         card_description="Code instructions whose solutions pass their tests in a sandbox (Code Llama "
                          "self-instruct, WizardCoder Evol-Instruct, PanGu-Coder2 RRTF), made by `codecorpus instruct`.",
-        table_notes=TABLE_NOTES,
         describe_input=lambda args: {"from": cfg["from"], **{k: v for k, v in inputs.items() if k != "spec"}},
         configure=configure,
         manifest_extra=lambda args, config: {"sandbox": sandbox.describe()})
@@ -207,7 +201,7 @@ def _read_topics(specs: list) -> list:
     return topics
 
 
-def build(pipeline: beam.Pipeline, inputs: dict, output: str, config: dict) -> None:
+def build(stages: common.Stages, inputs: dict, config: dict) -> None:
     from codecorpus.dedup.deduplicate import Deduplicate
     from codecorpus.instruct import evolve, seeds, solve
     from codecorpus.instruct.pipeline import (ReadSeedRecords, as_outputs, make_client, make_sandbox, make_solvers,
@@ -215,7 +209,6 @@ def build(pipeline: beam.Pipeline, inputs: dict, output: str, config: dict) -> N
 
     cfg = config["instruct"]
     max_raw = config["dead_letter"]["max_raw_chars"]
-    ledger = Ledger()
     source = cfg["from"]
 
     def llm():
@@ -223,49 +216,45 @@ def build(pipeline: beam.Pipeline, inputs: dict, output: str, config: dict) -> N
 
     # 1. seeds
     if source == "instructions":
-        records = ledger.take(pipeline | "ReadSeeds" >> ReadSeedRecords(inputs["files"], max_raw))
-        questions = ledger.take(records | "SeedQuestions" >> routed(
-            lambda r: seeds.from_instruction_record(r, cfg, r.get("__ref", "")), "seed", "seeds",
-            max_raw_chars=max_raw))
+        records = stages.read("ReadSeeds", ReadSeedRecords(inputs["files"], max_raw))
+        questions = stages.step(records, "SeedQuestions", lambda r: seeds.from_instruction_record(
+            r, cfg, r.get("__ref", "")), "seed", "seeds")
     elif source == "snippets":
         finder = seeds.SnippetFinder(cfg["snippets"]["min_lines"], cfg["snippets"]["max_lines"])
-        records = ledger.take(pipeline | "ReadFiles" >> ReadSeedRecords(inputs["files"], max_raw))
-        snippets = ledger.take(records | "FindFunctions" >> routed(
-            lambda r: seeds.snippets_of_file(r, finder, cfg), "snippets", "seeds", max_raw_chars=max_raw))
-        questions = ledger.take(snippets | "SpreadSnippets" >> beam.Reshuffle() | "ProblemsFromSnippets" >> stage(
+        records = stages.read("ReadFiles", ReadSeedRecords(inputs["files"], max_raw))
+        snippets = stages.step(records, "FindFunctions", lambda r: seeds.snippets_of_file(r, finder, cfg),
+                               "snippets", "seeds")
+        questions = stages.take(snippets | "SpreadSnippets" >> beam.Reshuffle() | "ProblemsFromSnippets" >> stage(
             lambda s, client: seeds.problem_from_snippet(s, cfg, client), llm, "llm_snippet", "snippets", max_raw))
     elif source == "generate":
-        questions = ledger.take(pipeline | "Topics" >> beam.Create(inputs["topics"])
+        questions = stages.take(stages.pipeline | "Topics" >> beam.Create(inputs["topics"])
                                 | "SpreadTopics" >> beam.Reshuffle() | "GenerateQuestions" >> stage(
             lambda t, client: seeds.questions_for_topic(t, cfg, client), llm, "llm_generate", "topics", max_raw))
     else:
         from codecorpus.io.repo_files import ReadRepositoryFiles
 
-        files = pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(
-            inputs["spec"], config, ledger, keep_path=lambda p: None if p.endswith(".py") else "not_python",
+        files = stages.pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(
+            inputs["spec"], config, stages.ledger, keep_path=lambda p: None if p.endswith(".py") else "not_python",
             max_bytes=cfg["doctests"]["max_file_bytes"])
-        questions = ledger.take(files | "MineDoctests" >> routed(
-            lambda r: seeds.doctest_questions(r, cfg), "doctests", "files", max_raw_chars=max_raw))
+        questions = stages.step(files, "MineDoctests", lambda r: seeds.doctest_questions(r, cfg), "doctests", "files")
 
     # 2. Evol-Instruct: every round from the one before, all rounds kept (the `round` column)
     rounds = [questions]
     for r in range(1, cfg["evolve"]["rounds"] + 1):
-        rounds.append(ledger.take(rounds[-1] | f"EvolveRound{r}" >> stage(
+        rounds.append(stages.take(rounds[-1] | f"EvolveRound{r}" >> stage(
             lambda q, client, r=r: evolve.evolve_one(q, r, cfg, client), llm, f"evolve_round_{r}", "evolutions",
             max_raw)))
     every = tuple(rounds) | "AllRounds" >> beam.Flatten() if len(rounds) > 1 else questions
 
-    # 3. decontaminate, exact and near dedup of the questions
+    # 3. decontaminate, exact and near dedup of the questions (on the text without boilerplate)
     if cfg["dedup"]:
-        every = ledger.take(every | "DedupQuestions" >> Deduplicate("dedup_text", "id", config, table="questions"))
+        every = stages.take(every | "DedupQuestions" >> Deduplicate("dedup_text", "id", config, table="questions"))
 
     # 4-6. tests, solutions, sandboxed runs, kept triples and RRTF pairs
     def solving():
-        resources = {"sandbox": make_sandbox(cfg)}
+        resources = {"sandbox": make_sandbox(cfg), "tester": None, "solvers": []}
         if source != "doctests":
             resources.update(tester=make_client(cfg["llm"]), solvers=make_solvers(cfg))
-        else:
-            resources.update(tester=None, solvers=[])
         return resources
 
     solved = (every
@@ -274,12 +263,10 @@ def build(pipeline: beam.Pipeline, inputs: dict, output: str, config: dict) -> N
                   lambda q, sandbox, tester, solvers: as_outputs(solve.solve(q, cfg, tester, solvers, sandbox),
                                                                  "code_instructions"),
                   solving, "solve", "questions", max_raw, "code_preferences", "executions"))
-    results = {"code_instructions": ledger.take(solved), "code_preferences": solved["code_preferences"],
-               "executions": solved["executions"]}
-    results["dead_letter"] = tuple(ledger.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-    for name, schema in TABLES.items():
-        _ = results[name] | f"Write_{name}" >> WriteTable(output, name, schema, SORT_KEYS[name], config["output"])
-    _ = tuple(ledger.stats) | "AllCounters" >> beam.Flatten() | "WriteCounters" >> manifest_io.WriteStats(output)
+    stages.write("code_instructions", stages.take(solved))
+    stages.write("code_preferences", solved["code_preferences"])
+    stages.write("executions", solved["executions"])
+    stages.finish()
 
 
 # --- accounting identities, checked from the written tables and the counters ------------------
@@ -310,11 +297,6 @@ def executions_identity(counters: dict, rows: dict) -> dict:
     by_outcome = _sum(counters, "instruct/outcome/")
     return {"executions_rows": rows["executions"], "runs": runs, "by_outcome": by_outcome,
             "holds": rows["executions"] == runs == by_outcome}
-
-
-def dead_letters_identity(counters: dict, rows: dict) -> dict:
-    counted = _sum(counters, "dead_letter/")
-    return {"dead_letter_rows": rows["dead_letter"], "counted": counted, "holds": rows["dead_letter"] == counted}
 
 
 def _seed_records_identity(counters: dict, rows: dict, used_counter: str) -> dict:
@@ -363,5 +345,5 @@ def accounting_for(cfg: dict, inputs: dict) -> dict:
             return {"with_doctests": found, "seeded": seeded, "dropped": dropped, "holds": found == seeded + dropped}
         identities.update(files=files_identity, doctests=doctests_identity)
     identities.update(evolution=evolution_identity, questions=questions_identity, executions=executions_identity,
-                      dead_letters=dead_letters_identity)
+                      dead_letters=common.dead_letters_identity)
     return identities
