@@ -169,3 +169,22 @@ def test_response_cache_makes_reruns_ask_nothing(tmp_path):
         assert len(server.requests) == 2 and other
         assert first[0].finish_reason == "stop" and "assert add(1, 2) == 3" in first[0].content
         assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_mix_knows_the_instruct_tables():
+    from codecorpus.mix import mixing
+
+    sources = mixing.parse_sources({"sources": [
+        {"name": "ci", "path": "out/instruct/code_instructions", "kind": "code_instructions"},
+        {"name": "cp", "path": "out/instruct/code_preferences", "kind": "code_preferences"}]})
+    instruction = {"id": "q1", "question": "Write `add(a, b)`.", "solution": "def add(a, b):\n    return a + b\n",
+                   "seed_ref": "seeds.jsonl#1", "license": None, "language": "Python"}
+    row = mixing.render(instruction, sources[0], mixing.CHATML)
+    assert row["id"] == "ci/q1" and row["messages"][1]["content"] == instruction["solution"]
+    # a question and its preference pairs share the member key: they land in one split
+    assert row["_member"] == "q1" and row["lang"] == "Python" and row["path"] == "seeds.jsonl#1"
+    pair = {"id": "q1", "prompt": "Solve it.", "chosen": "good", "rejected": "bad", "chosen_model": "t",
+            "rejected_model": "s", "language": "Python"}
+    row = mixing.render(pair, sources[1], mixing.CHATML)
+    assert (row["prompt"], row["completion"]) == ("Solve it.\n\n", "good") and row["_member"] == "q1"
+    assert row["id"] != mixing.render(dict(pair, rejected="worse"), sources[1], mixing.CHATML)["id"]
