@@ -127,15 +127,25 @@ def bwrap_status(bwrap: str = "bwrap", python: Optional[str] = None) -> tuple:
     python = python or default_python()
     uid = _slot_uid() if os.geteuid() == 0 else None
     try:
-        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        probe = subprocess.run(
-            launcher(python, [path, *_bwrap_args(python, Limits()), python, "-I", "-c", "print(6 * 7)"], uid, None),
-            capture_output=True, text=True, timeout=30, start_new_session=True)
+        _, version, _ = _output_of([path, "--version"], 10)
+        code, out, err = _output_of(
+            launcher(python, [path, *_bwrap_args(python, Limits()), python, "-I", "-c", "print(6 * 7)"], uid, None), 30)
     except (OSError, subprocess.SubprocessError) as e:
         return False, f"{bwrap} failed to start: {type(e).__name__}: {e}"
-    if probe.returncode != 0 or probe.stdout.strip() != "42":
-        return False, f"{bwrap} cannot create a sandbox here: {probe.stderr.strip()[:300] or probe.returncode}"
-    return True, version
+    if code != 0 or out.strip() != "42":
+        return False, f"{bwrap} cannot create a sandbox here: {err.strip()[:300] or code}"
+    return True, version.strip()
+
+
+def _output_of(argv: list, timeout: float) -> tuple:
+    """``(returncode, stdout, stderr)`` of a short command, killed with its group at ``timeout``."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    return proc.returncode, out, err
 
 
 def _bwrap_args(python: str, limits: Limits, task_dir: Optional[str] = None) -> list:

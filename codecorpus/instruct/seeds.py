@@ -74,9 +74,14 @@ class SnippetFinder:
         self.min_lines, self.max_lines = min_lines, max_lines
         self._parser = None
 
-    def functions(self, content: str) -> list:
+    def setup(self) -> "SnippetFinder":
+        """Build the parser (on the worker, from the stage's ``setup()``)."""
         if self._parser is None:
             self._parser = _python_parser()
+        return self
+
+    def functions(self, content: str) -> list:
+        self.setup()
         data = content.encode("utf-8", "surrogatepass")
         tree = self._parser.parse(data)
         found, stack = [], [tree.root_node]

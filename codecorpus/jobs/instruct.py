@@ -220,10 +220,12 @@ def build(stages: common.Stages, inputs: dict, config: dict) -> None:
         questions = stages.step(records, "SeedQuestions", lambda r: seeds.from_instruction_record(
             r, cfg, r.get("__ref", "")), "seed", "seeds")
     elif source == "snippets":
-        finder = seeds.SnippetFinder(cfg["snippets"]["min_lines"], cfg["snippets"]["max_lines"])
+        def finder():
+            return {"finder": seeds.SnippetFinder(cfg["snippets"]["min_lines"], cfg["snippets"]["max_lines"]).setup()}
+
         records = stages.read("ReadFiles", ReadSeedRecords(inputs["files"], max_raw))
-        snippets = stages.step(records, "FindFunctions", lambda r: seeds.snippets_of_file(r, finder, cfg),
-                               "snippets", "seeds")
+        snippets = stages.take(records | "FindFunctions" >> stage(
+            lambda r, finder: seeds.snippets_of_file(r, finder, cfg), finder, "snippets", "seeds", max_raw))
         questions = stages.take(snippets | "SpreadSnippets" >> beam.Reshuffle() | "ProblemsFromSnippets" >> stage(
             lambda s, client: seeds.problem_from_snippet(s, cfg, client), llm, "llm_snippet", "snippets", max_raw))
     elif source == "generate":

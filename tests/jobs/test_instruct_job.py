@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "instruct"))
 from fake_llm import DOCTEST_MODULE, FakeCodeLLM  # noqa: E402
 
 OK, WHY = sb.bwrap_status()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not OK, reason=f"bubblewrap cannot run a sandbox here: {WHY}")]
+needs_bwrap = pytest.mark.skipif(not OK, reason=f"bubblewrap cannot run a sandbox here: {WHY}")
 
 SEEDS = [
     {"instruction": "Write a function `add(a, b)` that returns the sum of two integers."},
@@ -63,6 +63,8 @@ def _table_bytes(output: Path) -> dict:
     return {str(p.relative_to(output)): p.read_bytes() for t in TABLES for p in sorted((output / t).glob("*.parquet"))}
 
 
+@pytest.mark.slow
+@needs_bwrap
 def test_instruct_job_against_the_fake_server(tmp_path):
     seeds, config = _write_inputs(tmp_path)
     cache = tmp_path / "cache"
@@ -126,6 +128,8 @@ def test_instruct_job_against_the_fake_server(tmp_path):
         assert _table_bytes(out) == _table_bytes(again)
 
 
+@pytest.mark.slow
+@needs_bwrap
 def test_doctest_mode_needs_no_llm(tmp_path):
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
@@ -150,3 +154,48 @@ def test_doctest_mode_needs_no_llm(tmp_path):
     assert c["filter/doctest/non_stdlib_import"] == 1 and c["filter/doctest/not_module_level"] == 1
     assert c["instruct/doctests/unparsable_files"] == 1 and c["filter/path/not_python"] == 1
     assert c["instruct/doctests/with_doctests"] == 7
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_generate_and_snippet_seeds(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("instruct:\n  generate:\n    topics: [arithmetic]\n  solutions:\n    n: 2\n"
+                      "  sandbox:\n    timeout_seconds: 2\n")
+    files = tmp_path / "files.jsonl"
+    files.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"repo": "o/r", "path": "calc.py", "lang": "Python", "license": "mit",
+         "content": "def plus(x, y):\n    \"\"\"Add.\"\"\"\n    z = x + y\n    return z\n"},
+        {"repo": "o/r", "path": "app.js", "lang": "JavaScript", "content": "function f() {}\n"}]))
+    with FakeCodeLLM() as server:
+        out = tmp_path / "generated"
+        assert run_cli("instruct", "--from", "generate", "--output", out, "--config", config,
+                       "--llm-endpoint", server.url, "--llm-cache", tmp_path / "cache", "--quiet") == 0
+        manifest = manifest_of(out)
+        assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+        rows = read_table(out, "code_instructions")
+        assert {r["seed_source"] for r in rows} == {"generate"} and len(rows) == 2   # add and fizz
+        assert manifest["counters"]["filter/generate/too_short"] == 1                 # "3. Sure"
+        assert {r["seed_ref"] for r in rows} == {"arithmetic#0", "arithmetic#1"}
+
+        out = tmp_path / "snippets"
+        assert run_cli("instruct", "--from", "snippets", "--input", files, "--output", out, "--config", config,
+                       "--llm-endpoint", server.url, "--llm-cache", tmp_path / "cache", "--quiet") == 0
+        manifest = manifest_of(out)
+        assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+        rows = read_table(out, "code_instructions")
+        assert [(r["seed_source"], r["seed_ref"]) for r in rows] == [("snippets", "o/r/calc.py:1:plus")]
+        assert "inspired by `plus`" in rows[0]["question"]
+        assert manifest["counters"]["filter/seed/not_python"] == 1
+
+
+def test_refusals_before_any_work(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(json.dumps(SEEDS[0]) + "\n")
+    out = tmp_path / "out"
+    assert run_cli("instruct", "--input", seeds, "--output", out) == 2            # needs --llm-endpoint
+    assert run_cli("instruct", "--from", "snippets", "--output", out, "--llm-endpoint", "http://127.0.0.1:9") == 2
+    config = tmp_path / "none.yaml"
+    config.write_text("instruct:\n  sandbox:\n    isolation: none\n")
+    assert run_cli("instruct", "--from", "doctests", "--input", tmp_path, "--output", out, "--config", config) == 2
+    assert not out.exists()
