@@ -12,6 +12,7 @@ library. Names are resolved statically on the AST; a function is dropped (counte
 - ``non_stdlib_import``: it needs a module outside the standard library;
 - ``relative_import``: it needs ``from . import …`` (a package around it);
 - ``not_module_level``: a method or nested function (its class or closure would have to come too);
+- ``skipped_examples``: every example is marked ``# doctest: +SKIP`` (nothing would be tested);
 - ``too_large``: the self-contained solution exceeds ``max_solution_chars``.
 
 The instruction is the signature and docstring (HumanEval's prompt shape); ``tests`` are the
@@ -30,7 +31,8 @@ from typing import Iterator, Optional
 STDLIB = set(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 _BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__package__",
                                   "__loader__", "__annotations__", "__dict__", "__module__", "__qualname__"}
-DROP_REASONS = ("needs_more", "non_stdlib_import", "relative_import", "not_module_level", "too_large")
+DROP_REASONS = ("needs_more", "non_stdlib_import", "relative_import", "not_module_level", "skipped_examples",
+                "too_large")
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ class _Module:
             if any(n.split(".")[0] not in STDLIB for n in names):
                 return None, "non_stdlib_import"
         needed = {id(start): start}
-        todo = list(_free_names(start) | extra_names)
+        # sorted, popped from the end: the same first failing name (and reason) on every run
+        todo = sorted(_free_names(start) | extra_names, reverse=True)
         seen = set()
         while todo:
             name = todo.pop()
@@ -160,7 +163,7 @@ class _Module:
                 if any(a.name.split(".")[0] not in STDLIB for a in stmt.names):
                     return None, "non_stdlib_import"
             else:
-                todo.extend(_free_names(stmt))
+                todo.extend(sorted(_free_names(stmt), reverse=True))
             needed[id(stmt)] = stmt
         return sorted(needed.values(), key=lambda s: s.lineno), None
 
@@ -203,8 +206,12 @@ def mine(content: str, max_solution_chars: int = 20_000) -> Iterator:
             continue
         if not examples:
             continue
+        runnable = [ex for ex in examples if not ex.options.get(doctest.SKIP)]
         if id(node) not in top_level:
             yield Rejected(node.name, "not_module_level", node.lineno)
+            continue
+        if not runnable:
+            yield Rejected(node.name, "skipped_examples", node.lineno)
             continue
         needed, reason = module.closure(node, _example_names(examples))
         if reason:

@@ -140,6 +140,8 @@ def test_doctest_mining_builds_self_contained_solutions():
                                             "    return y\n")] == ["relative_import"]
     assert [r.reason for r in doctests.mine("def f():\n    '''\n    >>> f()\n    1\n    '''\n    return g()\n")] == \
         ["needs_more"]
+    skipped = "def f():\n    '''\n    >>> f()  # doctest: +SKIP\n    1\n    '''\n    return 1\n"
+    assert [r.reason for r in doctests.mine(skipped)] == ["skipped_examples"]
 
 
 def test_rrtf_ranking_teacher_wins_ties_and_teacher_lower_pairs_are_dropped():
