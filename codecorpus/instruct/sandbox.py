@@ -217,9 +217,13 @@ def processes_of(uid: int) -> list:
     return _processes(lambda u: u == uid)
 
 
-def processes_of_range() -> list:
-    """Pids of live processes run by any sandbox uid (a check that nothing survived)."""
-    return _processes(lambda u: UID_BASE <= u < UID_BASE + 4096 * 64)
+def processes_of_range(pid: Optional[int] = None) -> list:
+    """Pids of live processes run by any sandbox uid (a check that nothing survived), or only by
+    the uids of the runs started by process ``pid``."""
+    if pid is None:
+        return _processes(lambda u: UID_BASE <= u < UID_BASE + 4096 * 64)
+    first = UID_BASE + (pid % 4096) * 64
+    return _processes(lambda u: first <= u < first + 64)
 
 
 def _processes(wanted) -> list:
