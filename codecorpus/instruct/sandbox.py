@@ -298,7 +298,7 @@ class Sandbox:
     def run(self, files: dict, script: str) -> Run:
         """Write ``files`` into a fresh task folder and run ``python -I task/script TASK_DIR FD``
         (``FD``: a file descriptor for the program's report lines)."""
-        root = tempfile.mkdtemp(prefix="codecorpus-sandbox-")
+        root = tempfile.mkdtemp(prefix=f"codecorpus-sandbox-{os.getpid()}-")
         uid = _slot_uid() if os.geteuid() == 0 else None
         try:
             task = os.path.join(root, "task")

@@ -37,7 +37,8 @@ def host_watch(tmp_path):
     yield sentinel
     assert sentinel.read_text() == "untouched"
     # Other processes share /tmp: look for ours (left-over task folders, the escape marker).
-    created = {n for n in set(os.listdir("/tmp")) - before if n.startswith(("codecorpus-sandbox-", "escaped"))}
+    created = {n for n in set(os.listdir("/tmp")) - before
+               if n.startswith((f"codecorpus-sandbox-{os.getpid()}-", "escaped"))}
     assert not created, f"files appeared in the host /tmp: {created}"
     # this process's runs only: another test process may be running sandboxes at the same time
     assert not sb.processes_of_range(os.getpid()), "sandbox processes survived the run"
