@@ -38,6 +38,7 @@ JOBS = {
     "files": "codecorpus.jobs.files",
     "sql": "codecorpus.jobs.sql",
     "mix": "codecorpus.jobs.mix",
+    "instruct": "codecorpus.jobs.instruct",
 }
 # One line per job for `codecorpus --help`, without importing the jobs (and Beam). test_cli
 # checks they match the modules' own SUMMARY.
@@ -49,6 +50,8 @@ SUMMARIES = {
     "files": "repository files -> filtered, PII-redacted, deduplicated file corpus + FIM examples",
     "sql": "SQL files -> runnable SQLite/DuckDB databases and execution-validated text-to-SQL triples",
     "mix": "our tables -> one training set: mixture weights, leak-free splits, balanced shuffled shards, packing",
+    "instruct": "instructions, code snippets, generated questions or doctests -> code instructions validated by "
+                "running tests",
 }
 
 DESCRIPTION = """\

@@ -375,3 +375,68 @@ PACKED_SEQUENCES = pa.schema(
         ("continues", pa.bool_()),
     ]
 )
+
+# --- codecorpus instruct: code instructions validated by running tests ------------------------
+
+# One row per question with a passing solution (Code Llama's rule: the first passing one, in
+# generation order). ``pass_rate`` = passing / all solutions generated for it: a difficulty signal.
+CODE_INSTRUCTIONS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("question", pa.string()),
+        ("solution", pa.string()),
+        ("tests", pa.string()),
+        ("tests_format", pa.string()),     # assert | doctest
+        ("language", pa.string()),
+        ("pass_rate", pa.float64()),
+        ("solutions", pa.int64()),         # N: solutions generated (or 1: the repository's own)
+        ("passing", pa.int64()),
+        ("tests_count", pa.int64()),
+        ("seed_source", pa.string()),      # instructions | snippets | generate | doctests
+        ("seed_ref", pa.string()),
+        ("round", pa.int64()),             # Evol-Instruct round (0: the seed)
+        ("parent_id", pa.string()),
+        ("evolve_method", pa.string()),
+        ("model", pa.string()),            # of the kept solution
+        ("role", pa.string()),             # teacher | student | repository
+        ("license", pa.string()),
+    ]
+)
+
+# RRTF pairs (PanGu-Coder2): chosen scores higher than rejected on the same tests.
+CODE_PREFERENCES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("prompt", pa.string()),
+        ("chosen", pa.string()),
+        ("rejected", pa.string()),
+        ("chosen_score", pa.float64()),
+        ("rejected_score", pa.float64()),
+        ("chosen_outcome", pa.string()),
+        ("rejected_outcome", pa.string()),
+        ("chosen_role", pa.string()),
+        ("rejected_role", pa.string()),
+        ("chosen_model", pa.string()),
+        ("rejected_model", pa.string()),
+        ("language", pa.string()),
+        ("round", pa.int64()),
+    ]
+)
+
+# Every sandboxed run of a (solution, tests) pair, for audit.
+EXECUTIONS = pa.schema(
+    [
+        ("id", pa.string()),               # the question's
+        ("solution_index", pa.int64()),    # generation order across models
+        ("model", pa.string()),
+        ("role", pa.string()),
+        ("solution", pa.string()),
+        ("outcome", pa.string()),          # compile_error | runtime_error | timeout | partial | pass
+        ("tests_passed", pa.int64()),
+        ("tests_total", pa.int64()),
+        ("score", pa.float64()),
+        ("detail", pa.string()),           # the first error, the limit hit …
+        ("output", pa.string()),           # captured stdout/stderr, truncated
+        ("isolation", pa.string()),        # bwrap | none
+    ]
+)

@@ -65,6 +65,8 @@ provenance: {repo, commit, path, license, lang}. `where: {column: value or [valu
                                        break a document that fits in one)
   sql_triples   sql/sql_triples        chat: schema + question -> SQL; needs
                                        `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}`
+  code_instructions  instruct/code_instructions  chat: question -> the passing solution
+  code_preferences   instruct/code_preferences   prompt -> chosen (SFT on the RRTF winner)
   custom        anything               say `render` (text | messages | prompt_completion) and templates
 
 Splits are drawn per group, not per row: rows linked by a dedup cluster, by a file (every commit

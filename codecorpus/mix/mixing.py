@@ -67,6 +67,15 @@ KINDS = {
     "sql_triples": {"render": "messages", "id": None, "user": "{ddl}\n\n-- {question}", "assistant": "{sql}",
                     "member": "{db_id}", "file": "{repo_name}:{path}",
                     "provenance": {"repo": "{repo_name}", "path": "{path}", "license": "{license}", "lang": "sql"}},
+    # codecorpus instruct -> code_instructions/: a chat turn, question -> the passing solution
+    "code_instructions": {"render": "messages", "id": "{id}", "user": "{question}", "assistant": "{solution}",
+                          "member": "{id}", "file": "{seed_ref}",
+                          "provenance": {"path": "{seed_ref}", "license": "{license}", "lang": "{language}"}},
+    # codecorpus instruct -> code_preferences/: supervised on the chosen response (the pairs
+    # themselves, for DPO-style training, are the table as it is)
+    "code_preferences": {"render": "prompt_completion", "id": None,
+                         "prompt": "{prompt}\n\n", "completion": "{chosen}", "member": "{id}",
+                         "provenance": {"lang": "{language}"}},
     # anything else: say what to render
     "custom": {"render": "text", "id": None, "text": "{text}"},
 }

@@ -1,8 +1,8 @@
 """An optional LLM backend: questions for SQL, SQL candidates for questions, voting and ranking.
 
-The client speaks the OpenAI-compatible ``POST /v1/chat/completions`` API (a vLLM or any other
-compatible server) with urllib only. ``n`` candidates are asked for in one request; a server that
-returns fewer choices is asked again until there are ``n``.
+The client (``codecorpus/io/llm.py``) speaks the OpenAI-compatible ``POST /v1/chat/completions``
+API (a vLLM or any other compatible server) with urllib only. ``n`` candidates are asked for in
+one request; a server that returns fewer choices is asked again until there are ``n``.
 
 - Execution-based self-consistency (SQL-PaLM, REFERENCE §6): every candidate is executed; those
   that do not parse or fail at run time are dropped; the remaining result sets are grouped by
@@ -15,85 +15,17 @@ returns fewer choices is asked again until there are ``n``.
 
 from __future__ import annotations
 
-import json
 import re
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from codecorpus.core import ranking
+from codecorpus.io.llm import ChatClient, LLMError, chat_url  # noqa: F401 - this module's API since before the move
+
 # RRTF's order; with a test suite, a candidate that matches the consensus on the database but not
 # on every suite database ("original_only") ranks above one that disagrees everywhere.
 RANKS = {"parse_error": 0, "runtime_error": 1, "disagreeing": 2, "original_only": 2.5, "consensus": 3}
-
-
-class LLMError(RuntimeError):
-    pass
-
-
-def chat_url(endpoint: str) -> str:
-    """``http://host:8000`` / ``…/v1`` / ``…/v1/chat/completions`` -> the completions URL."""
-    base = endpoint.rstrip("/")
-    if base.endswith("/chat/completions"):
-        return base
-    if base.endswith("/v1"):
-        return base + "/chat/completions"
-    return base + "/v1/chat/completions"
-
-
-@dataclass
-class ChatClient:
-    endpoint: str
-    model: str = "default"
-    api_key: Optional[str] = None
-    timeout_seconds: float = 60.0
-    max_retries: int = 2
-    max_tokens: int = 512
-    seed: Optional[int] = None
-    requests: int = 0
-    failures: int = 0
-
-    def complete(self, messages: list, n: int = 1, temperature: float = 0.0) -> list:
-        """``n`` completions (message contents) for one conversation."""
-        out: list = []
-        for _ in range(max(1, n)):  # servers that ignore `n` get asked again
-            out.extend(self._request(messages, n - len(out), temperature))
-            if len(out) >= n:
-                break
-        if not out:
-            raise LLMError("no choices returned")
-        return out[:n]
-
-    def _request(self, messages: list, n: int, temperature: float) -> list:
-        body = {"model": self.model, "messages": messages, "n": n, "temperature": temperature,
-                "max_tokens": self.max_tokens}
-        if self.seed is not None:
-            body["seed"] = self.seed
-        data = json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        error = None
-        for attempt in range(self.max_retries + 1):
-            self.requests += 1
-            request = urllib.request.Request(chat_url(self.endpoint), data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                    payload = json.loads(response.read().decode("utf-8"))
-                choices = sorted(payload.get("choices") or [], key=lambda c: c.get("index", 0))
-                return [(c.get("message") or {}).get("content") or c.get("text") or "" for c in choices]
-            except urllib.error.HTTPError as e:
-                error = f"HTTP {e.code}: {e.read()[:200]!r}"
-                if e.code not in (408, 409, 429) and e.code < 500:
-                    break
-            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError, ValueError) as e:
-                error = f"{type(e).__name__}: {e}"
-            if attempt < self.max_retries:
-                time.sleep(0.25 * 2**attempt)
-        self.failures += 1
-        raise LLMError(error or "request failed")
 
 
 # --- prompts ------------------------------------------------------------------------------------------
@@ -219,17 +151,12 @@ def _normal(sql: str) -> str:
 
 def preference_pairs(vote: Vote, max_pairs: int, chosen: Optional[str] = None) -> list:
     """(chosen, rejected, chosen_label, rejected_label) pairs: the consensus member against each
-    distinct lower-ranked candidate, worst first, at most ``max_pairs``."""
+    distinct lower-ranked candidate, worst first, at most ``max_pairs`` (the shared RRTF module,
+    ``codecorpus/core/ranking.py``)."""
     chosen = chosen or vote.chosen
     if chosen is None:
         return []
-    seen = {_normal(chosen)}
-    pairs = []
-    for e in sorted(vote.executed, key=lambda e: e.rank):
-        if e.label == "consensus" or _normal(e.sql) in seen or not e.sql.strip():
-            continue
-        seen.add(_normal(e.sql))
-        pairs.append((chosen, e.sql, "consensus", e.label))
-        if len(pairs) >= max_pairs:
-            break
-    return pairs
+    candidates = [ranking.Scored(e.sql, e.rank, e.label, order=i) for i, e in enumerate(vote.executed)]
+    best = ranking.Scored(chosen, RANKS["consensus"], "consensus")
+    found = ranking.preference_pairs(candidates, max_pairs, chosen=best, identity=_normal)
+    return [(c.text, r.text, c.label, r.label) for c, r in found.pairs]

@@ -125,6 +125,10 @@ def job_variants(job: str, inp: dict) -> list[list[str]]:
         "dedup": [["--input", inp["records"], "--text-field", "content", "--id-field", "id",
                    "--config", inp["dedup_config"]]],
         "pii": [["--input", inp["records"], "--text-field", "content"]],
+        "instruct": [["--from", "doctests", "--input", inp["dump"], "--allow-unisolated"],
+                     *[["--from", source, "--input", inp["records"], "--llm-endpoint", "http://127.0.0.1:9/v1",
+                        "--evolve-rounds", "2", "--allow-unisolated"] for source in ("instructions", "snippets")],
+                     ["--from", "generate", "--llm-endpoint", "http://127.0.0.1:9/v1", "--allow-unisolated"]],
         "mix": [["--config", inp["mix_config"]], ["--config", inp["mix_config"], "--tokenizer", inp["tokenizer"],
                                                    "--pack", "32"]],
     }
