@@ -33,6 +33,7 @@ from typing import Iterable, NamedTuple, Optional
 import apache_beam as beam
 
 from codecorpus.fim.structure import Parsed
+from codecorpus.io import records
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Route, dead_letter
 
 MODES = ("psm", "spm", "none")
@@ -222,8 +223,8 @@ def fim_example(doc: str, settings: FimSettings, repo: str = "", path: str = "",
 
 
 def file_key(row: dict) -> str:
-    """``repo:ref:path`` (git forbids ':' in ref names, GitHub in repository names)."""
-    return f"{row['repo']}:{row.get('ref') or ''}:{row['path']}"
+    """A ``files`` row's key (:func:`codecorpus.io.records.file_key`)."""
+    return records.file_key(row["repo"], row.get("ref"), row["path"])
 
 
 class FileExamples:

@@ -12,6 +12,13 @@ import re
 from typing import Any, Callable, Optional
 
 
+def file_key(repo, ref, path) -> str:
+    """One file at one ref, everywhere a file is named (joins, dead letters, FIM chunks):
+    ``repo:ref:path``. git forbids ':' in ref names and GitHub in repository names, so the key
+    splits back at its first two colons even when the path has some."""
+    return f"{repo}:{ref or ''}:{path}"
+
+
 class RecordError(ValueError):
     """A record that cannot be used; the message says which field and why."""
 

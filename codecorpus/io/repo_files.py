@@ -24,7 +24,7 @@ import apache_beam as beam
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from codecorpus.io import dump
+from codecorpus.io import dump, records
 from codecorpus.io.records import is_encodable
 from codecorpus.io.sources import InputSpec, ReadTable
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, route_stream, routed
@@ -43,7 +43,8 @@ def has_files_table(root: str) -> bool:
 
 
 def file_key(record: dict) -> str:
-    return f"{record['repo_name']}\x00{record.get('ref') or ''}\x00{record['path']}"
+    """A ``files`` entry's key (:func:`codecorpus.io.records.file_key`)."""
+    return records.file_key(record.get("repo_name"), record.get("ref"), record.get("path"))
 
 
 def file_kind_drop(record: dict, keep_path: Optional[Callable[[str], Optional[str]]]):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from codecorpus import schemas
+from codecorpus.io import repo_files
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import InputSpec, parse_inputs
 from codecorpus.jobs import runner as common
@@ -161,7 +162,7 @@ class BuildAndValidate(beam.DoFn):
         try:
             events = list(database.process_database(job, self.cfg, self.client))
         except Exception as e:  # noqa: BLE001 - one bad database must not stop the job
-            events = [dead_letter("build_database", "files", database.file_key(job), f"{type(e).__name__}: {e}",
+            events = [dead_letter("build_database", "files", repo_files.file_key(job), f"{type(e).__name__}: {e}",
                                   database._summary(job), job.get("path") or "", self.max_raw_chars)]
         for event in events:
             if isinstance(event, database.TableRow):
@@ -178,7 +179,7 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     files = stages.pipeline | "ReadSqlFiles" >> ReadRepositoryFiles(
         spec, config, stages.ledger, keep_path=database.sql_keep_path, max_bytes=cfg["max_file_bytes"])
     parsed = stages.step(files, "ParseSqlFiles", lambda record: database.parse_file(record, cfg), "parse_sql", "files",
-                         key_of=database.file_key)
+                         key_of=repo_files.file_key)
     jobs = (parsed
             | "KeyByRepository" >> beam.Map(lambda r: (r["repo_name"], r))
             | "GroupByRepository" >> beam.GroupByKey()

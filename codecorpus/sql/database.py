@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from codecorpus.core.routing import Count, Drop, dead_letter
+from codecorpus.io.repo_files import file_key
 from codecorpus.sql import ddl, llm, queries, sandbox, suites, templates, validation
 from codecorpus.sql.inserts import collect_batches, refine_types, render_inserts
 from codecorpus.sql.rows import assemble
@@ -46,10 +47,6 @@ class TableRow:
 def sql_keep_path(path: str) -> Optional[str]:
     """``ReadRepositoryFiles``' path filter: only ``.sql`` files."""
     return None if path.lower().endswith(".sql") else "not_sql"
-
-
-def file_key(record: dict) -> str:
-    return f"{record.get('repo_name')}\x00{record.get('ref') or ''}\x00{record.get('path')}"
 
 
 def db_id_of(repo: str, path: str) -> str:

@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from codecorpus.config import default_config
+from codecorpus.fim import render as fim_render
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import parse_inputs
 from codecorpus.jobs.runner import make_local_runner
@@ -67,6 +68,9 @@ def test_dump_files_join_contents_and_licences(tmp_path):
     assert counters["filter/path/not_sql"] == 1 and counters["filter/file_kind/symlink"] == 1
     assert counters["dead_letter/files/join_contents"] == 1 and "missing blob" in dead[0]["error"]
     assert counters["read/files"] == len(records) + 2 + len(dead)
+    # One file key everywhere (joins, dead letters, FIM chunks): readable, and the same as fim's
+    assert dead[0]["key"] == "b/other:refs/heads/main:lost.sql"
+    assert fim_render.file_key({"repo": "b/other", "ref": "refs/heads/main", "path": "lost.sql"}) == dead[0]["key"]
 
 
 def test_plain_folder_of_sql_files(tmp_path):
