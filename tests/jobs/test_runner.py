@@ -4,8 +4,10 @@ delete, how a run proves it finished, and how user mistakes are reported (one li
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -220,6 +222,43 @@ def test_portable_runner_gives_the_same_bytes_as_in_memory(tmp_path, small_dump)
     for path in written:
         assert (tmp_path / "mem" / path).read_bytes() == (tmp_path / "portable" / path).read_bytes(), path
     assert manifest_of(tmp_path / "mem")["counters"] == manifest_of(tmp_path / "portable")["counters"]
+
+
+@pytest.fixture
+def worker_pool(tmp_path):
+    """An external SDK worker pool on 127.0.0.1, in a directory of its own (as a cluster's workers)."""
+    workers = tmp_path / "workers"
+    workers.mkdir()
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    pool = subprocess.Popen([sys.executable, str(Path(__file__).with_name("worker_pool.py"))], cwd=workers, env=env,
+                            stdout=subprocess.PIPE, stderr=(tmp_path / "pool.log").open("w"), text=True)
+    try:
+        port = pool.stdout.readline().strip()
+        assert port.isdigit(), (tmp_path / "pool.log").read_text()
+        yield f"127.0.0.1:{port}", tmp_path / "pool.log"
+    finally:
+        pool.kill()
+        pool.wait()
+
+
+def test_portable_runner_with_external_workers_that_cannot_see_the_output_fails(tmp_path, small_dump, worker_pool,
+                                                                               capsys):
+    """Issue 14.2 end to end: Beam's job service and a separate worker pool. The workers write to
+    their own ``memory://`` (the launcher's stays empty), as workers with their own disks would; the
+    launcher must exit 1 and publish nothing, never report an empty success."""
+    import fsspec
+
+    endpoint, log = worker_pool
+    output = f"memory://{tmp_path.name}/out"
+    code = run_cli("commits", "--input", small_dump, "--output", output, "--runner=PortableRunner",
+                   "--job_endpoint=embed", "--environment_type=EXTERNAL", f"--environment_config={endpoint}")
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "counters" in err and "nothing was published" in err
+    fs = fsspec.filesystem("memory")
+    assert not fs.exists(f"{tmp_path.name}/out/_SUCCESS") and not fs.exists(f"{tmp_path.name}/out/manifest.json")
+    assert "[join_contents] 3 records done" in log.read_text()  # the work did happen, on the workers
 
 
 def test_portable_runner_with_external_workers_refuses_a_local_output(tmp_path, small_dump, capsys):
