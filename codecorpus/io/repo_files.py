@@ -165,7 +165,7 @@ def folder_file_events(root: str, keep_path, max_bytes: int, max_raw_chars: int 
         binary = b"\x00" in data[:8000]
         content = None if binary or size > max_bytes else data.decode("utf-8", "surrogateescape")
         if content is not None and not is_encodable(content):
-            yield dead_letter("read", "files", f"{repo}\x00\x00{path}", "undecodable content: not valid UTF-8",
+            yield dead_letter("read", "files", records.file_key(repo, None, path), "undecodable content: not valid UTF-8",
                               data[:max_raw_chars], full, max_raw_chars)
             continue
         yield {"repo_name": repo, "ref": None, "path": path, "mode": 33188, "id": None, "size": size,
