@@ -79,7 +79,6 @@ def replay(input_path: str, config: dict) -> dict:
     from codecorpus.core.routing import Count, DeadLetter, Drop
 
     commit_chain, licence_chain, content_chain, ft_chain = filter_chains(config)
-    max_raw = config["dead_letter"]["max_raw_chars"]
     counters: Counter = Counter()
     per_repo: dict[str, Counter] = defaultdict(Counter)
     fate: dict[str, str] = {}  # sha -> counter name, "kept_commitpack" or "kept_commitpackft"
@@ -168,7 +167,7 @@ def replay(input_path: str, config: dict) -> dict:
                      (("old", d["old_sha1"]), ("new", d["new_sha1"])) if blob_id in blobs],
         })
         try:
-            events = list(cp.assemble(element, licence_chain, content_chain, max_raw))
+            events = list(cp.assemble(element, licence_chain, content_chain))
         except Exception as e:  # noqa: BLE001 - the job dead-letters these too
             events = [DeadLetter({"stage": "join_contents", "table": "commits", "error": repr(e)})]
         for event in events:

@@ -184,8 +184,7 @@ def _public(commit: dict) -> dict:
     return {k: v for k, v in commit.items() if not k.startswith("_")}
 
 
-def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, max_raw_chars: int,
-             fetch_missing: bool = False):
+def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, fetch_missing: bool = False):
     """Events for one commit sha: a commitpack row, drops, or dead letters; with
     ``fetch_missing``, a commit whose blobs are not all in ``contents`` is passed on, marked
     ``_fetch`` (side -> blob id), for ``commits.fetch`` to complete with ``finish``."""
@@ -213,12 +212,11 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, ma
         yield commit
         return
     cached = any(blob.get("_cached") for _id, blob in blobs.values() if blob is not None)
-    yield from finish(commit, blobs, licence_chain, content_chain, max_raw_chars,
+    yield from finish(commit, blobs, licence_chain, content_chain,
                       "contents/from_cache" if cached else "contents/from_dump")
 
 
-def finish(commit: dict, blobs: dict, licence_chain: FilterChain, content_chain: FilterChain,
-           max_raw_chars: int, where_from: str):
+def finish(commit: dict, blobs: dict, licence_chain: FilterChain, content_chain: FilterChain, where_from: str):
     """The blob checks and content filters of a joined commit (``blobs``: side -> (id, blob or
     None)), then its commitpack row, counted under ``where_from`` (``contents/from_dump`` …)."""
     sha = commit["commit"]
@@ -228,11 +226,11 @@ def finish(commit: dict, blobs: dict, licence_chain: FilterChain, content_chain:
         blob_id, blob = blobs.get(side, (None, None))
         if blob is None:
             yield dead_letter("join_contents", "commits", sha, f"missing blob: {side}_sha1 {blob_id} "
-                              "not in contents", _public(commit), source, max_raw_chars)
+                              "not in contents", _public(commit), source)
             return
         if blob.get("undecodable") and not blob.get("binary"):
             yield dead_letter("join_contents", "commits", sha, f"undecodable content: {side} blob "
-                              f"{blob_id} is not valid UTF-8", _public(commit), source, max_raw_chars)
+                              f"{blob_id} is not valid UTF-8", _public(commit), source)
             return
         commit[f"_{side}_blob"] = blob
 

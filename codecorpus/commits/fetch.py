@@ -233,7 +233,7 @@ def _failed(request: FetchRequest, reason: str, message: str):
         yield "answer", request.commit, FetchAnswer(failures=failures)
 
 
-def complete(element, licence_chain, content_chain, max_raw_chars: int):
+def complete(element, licence_chain, content_chain):
     """A pending commit and its fetch answer -> ``commitpack.finish`` or a dead letter."""
     sha, grouped = element
     commits, answers = grouped["commit"], grouped["answer"]
@@ -245,12 +245,12 @@ def complete(element, licence_chain, content_chain, max_raw_chars: int):
         _repo, reason, _message = answer.failures[-1]
         tried = "; ".join(f"{repo}: {why}: {message}" for repo, why, message in answer.failures)
         raw = {k: v for k, v in commit.items() if not k.startswith("_")}
-        yield dead_letter(STAGE, "commits", sha, f"{reason}: {tried}", raw, commit.get("_source", ""), max_raw_chars)
+        yield dead_letter(STAGE, "commits", sha, f"{reason}: {tried}", raw, commit.get("_source", ""))
         return
     fetched = dict(answer.blobs)
     blobs = {side: (commit["_fetch"][side], fetched[side]) if side in commit["_fetch"] else
              (None, commit["_found"].get(side)) for side in ("old", "new")}
-    yield from cp.finish(commit, blobs, licence_chain, content_chain, max_raw_chars, "contents/fetched")
+    yield from cp.finish(commit, blobs, licence_chain, content_chain, "contents/fetched")
 
 
 # --- Beam -------------------------------------------------------------------------------------------
@@ -304,12 +304,11 @@ class FetchMissingBlobs(beam.PTransform):
     completed from their repositories. Returns ``kept`` / ``dead_letter`` / ``stats`` like a
     routed stage, for the job's ledger."""
 
-    def __init__(self, settings: FetchSettings, licence_chain, content_chain, max_raw_chars: int):
+    def __init__(self, settings: FetchSettings, licence_chain, content_chain):
         super().__init__()
         self.settings = settings
         self.licence_chain = licence_chain
         self.content_chain = content_chain
-        self.max_raw_chars = max_raw_chars
 
     def expand(self, assembled):
         settings = self.settings
@@ -333,8 +332,8 @@ class FetchMissingBlobs(beam.PTransform):
                       "answer": answers}
                      | "JoinAnswersOnSha" >> beam.CoGroupByKey()
                      | "FinishFetched" >> routed(
-                         lambda e: complete(e, self.licence_chain, self.content_chain, self.max_raw_chars),
-                         STAGE, "commits", key_of=lambda e: e[0], max_raw_chars=self.max_raw_chars))
+                         lambda e: complete(e, self.licence_chain, self.content_chain),
+                         STAGE, "commits", key_of=lambda e: e[0]))
         return {
             "kept": (rows, completed["kept"]) | "RowsAndFetched" >> beam.Flatten(),
             DEAD_LETTER: completed[DEAD_LETTER],

@@ -61,10 +61,9 @@ def to_raw_text(value: Any) -> str:
         return repr(value)
 
 
-def dead_letter(
-    stage: str, table: str, key: Optional[str], error: str, raw: Any, source: str = "",
-    max_raw_chars: int = 1_000_000,
-) -> DeadLetter:
+def dead_letter(stage: str, table: str, key: Optional[str], error: str, raw: Any, source: str = "") -> DeadLetter:
+    """A failed record with the error. ``raw`` is kept whole: the job's one dead-letter sink
+    (``jobs.runner.Stages.finish``) redacts it and then cuts it to ``dead_letter.max_raw_chars``."""
     text = _printable(to_raw_text(raw))
     return DeadLetter(
         {
@@ -72,8 +71,8 @@ def dead_letter(
             "table": table,
             "key": _printable(key) if key is not None else None,
             "error": _printable(error),
-            "raw": text[:max_raw_chars],
-            "raw_truncated": len(text) > max_raw_chars,
+            "raw": text,
+            "raw_truncated": False,
             "source": _printable(source),
         }
     )
@@ -118,12 +117,11 @@ class Route(beam.DoFn):
     """Applies ``fn(element) -> Iterable[event]`` and routes each event to its output."""
 
     def __init__(self, fn: Callable[[Any], Iterable[Any]], stage: str, table: str,
-                 key_of: Callable[[Any], Optional[str]] = lambda _: None, max_raw_chars: int = 1_000_000):
+                 key_of: Callable[[Any], Optional[str]] = lambda _: None):
         self.fn = fn
         self.stage = stage
         self.table = table
         self.key_of = key_of
-        self.max_raw_chars = max_raw_chars
 
     def setup(self):
         self._progress = Progress(self.stage)
@@ -140,8 +138,7 @@ class Route(beam.DoFn):
                 key = self.key_of(element)
             except Exception:  # noqa: BLE001
                 key = None
-            events = [dead_letter(self.stage, self.table, key, f"{type(e).__name__}: {e}",
-                                  element, max_raw_chars=self.max_raw_chars)]
+            events = [dead_letter(self.stage, self.table, key, f"{type(e).__name__}: {e}", element)]
         yield from route_events(events, self.stage)
 
 
@@ -191,10 +188,10 @@ class Ledger:
         self.stats.append(pcoll)
 
 
-def routed(fn, stage: str, table: str, key_of=lambda _: None, max_raw_chars: int = 1_000_000, side_inputs=()):
+def routed(fn, stage: str, table: str, key_of=lambda _: None, side_inputs=()):
     """``beam.ParDo(Route(...))`` with the dead-letter and stats outputs declared; ``fn`` gets the
     ``side_inputs`` (e.g. ``AsSingleton``s) after the element."""
-    return beam.ParDo(Route(fn, stage, table, key_of, max_raw_chars), *side_inputs).with_outputs(
+    return beam.ParDo(Route(fn, stage, table, key_of), *side_inputs).with_outputs(
         DEAD_LETTER, STATS, main="kept")
 
 

@@ -390,8 +390,8 @@ class _ApplyDecision:
     """``(id, {record: [...], decision: [...]})`` -> the kept record, or a counted drop; a
     ``clusters`` row for every id in a cluster."""
 
-    def __init__(self, table: str, collapse_copies: bool, max_raw_chars: int):
-        self.table, self.collapse_copies, self.max_raw_chars = table, collapse_copies, max_raw_chars
+    def __init__(self, table: str, collapse_copies: bool):
+        self.table, self.collapse_copies = table, collapse_copies
 
     def __call__(self, element) -> list:
         rid, grouped = element
@@ -402,7 +402,7 @@ class _ApplyDecision:
             keyed = sorted((canonical_json(r), i) for i, r in enumerate(records))
             if keyed[0][0] != keyed[-1][0]:
                 error = f"id {rid!r} is shared by {len(records)} different records; ids must be unique"
-                return [dead_letter("dedup", self.table, rid, error, r, max_raw_chars=self.max_raw_chars)
+                return [dead_letter("dedup", self.table, rid, error, r)
                         for r in records]
             records = [records[i] for _, i in keyed]
         decision = min(decisions) if decisions else None
@@ -438,14 +438,13 @@ class Deduplicate(beam.PTransform):
         super().__init__()
         self.text, self.id_field, self.table = text, id_field, table
         self.settings = check_config(config["dedup"])
-        self.max_raw_chars = config["dead_letter"]["max_raw_chars"]
 
     def expand(self, records):
-        settings, table, max_raw = self.settings, self.table, self.max_raw_chars
+        settings, table = self.settings, self.table
         id_field = self.id_field
         prepared = records | "KeyAndSign" >> beam.ParDo(_RouteWithSetup(
             _Prepare(self.text, id_field, settings), "dedup", table,
-            key_of=lambda r: key_of_record(r, id_field), max_raw_chars=max_raw,
+            key_of=lambda r: key_of_record(r, id_field),
         )).with_outputs(DEAD_LETTER, STATS, main="kept")
         keyed = prepared.kept | "KeyRecordById" >> beam.Map(lambda e: (e[0], e[1]))
         features = prepared.kept | "DedupFeatures" >> beam.FlatMap(lambda e: [(e[0], e[2])] if e[2] is not None else [])
@@ -471,8 +470,8 @@ class Deduplicate(beam.PTransform):
             {"record": keyed, "decision": resolved.out}
             | "JoinDecisionsById" >> beam.CoGroupByKey()
             | "ApplyDecisions" >> beam.ParDo(Route(
-                _ApplyDecision(table, settings.exact_normalise is not None, max_raw), "dedup", table,
-                key_of=lambda e: e[0], max_raw_chars=max_raw)).with_outputs(DEAD_LETTER, STATS, CLUSTERS, main="kept"))
+                _ApplyDecision(table, settings.exact_normalise is not None), "dedup", table,
+                key_of=lambda e: e[0])).with_outputs(DEAD_LETTER, STATS, CLUSTERS, main="kept"))
         stats += [resolved[STATS], applied[STATS]]
         return {
             "kept": applied.kept,

@@ -239,10 +239,9 @@ class FileExamples:
     A chunk that fails is dead-lettered (stage ``fim_chunk``, table ``fim``) on its own; the
     other chunks of the file still become rows. Parsers are built in ``setup()``."""
 
-    def __init__(self, settings: FimSettings, spans, max_raw_chars: int = 1_000_000):
+    def __init__(self, settings: FimSettings, spans):
         self.settings = settings
         self.spans = spans
-        self.max_raw_chars = max_raw_chars
 
     def setup(self) -> None:
         if self.spans is not None and self.settings.structure_share > 0:
@@ -278,8 +277,7 @@ class FileExamples:
                     "offset": p.chunk.offset, **example._asdict()})
             except Exception as e:  # noqa: BLE001 - one bad chunk must not take the file's others
                 events.append(dead_letter("fim_chunk", "fim", f"{file_key(row)}#{p.chunk.index}",
-                                          f"{type(e).__name__}: {e}", {**row, "content": p.chunk.text},
-                                          max_raw_chars=self.max_raw_chars))
+                                          f"{type(e).__name__}: {e}", {**row, "content": p.chunk.text}))
         return events
 
 
@@ -291,8 +289,7 @@ class _RouteWithSetup(Route):
         self.fn.setup()
 
 
-def RenderFim(settings: FimSettings, spans, table: str = "fim", max_raw_chars: int = 1_000_000):
+def RenderFim(settings: FimSettings, spans, table: str = "fim"):
     """``files`` rows -> FIM rows, with ``dead_letter`` and ``stats`` outputs (``Ledger.take``);
     a file that fails as a whole is dead-lettered with stage ``fim``."""
-    return beam.ParDo(_RouteWithSetup(FileExamples(settings, spans, max_raw_chars), "fim", table, key_of=file_key,
-                                      max_raw_chars=max_raw_chars)).with_outputs(DEAD_LETTER, STATS, main="kept")
+    return beam.ParDo(_RouteWithSetup(FileExamples(settings, spans), "fim", table, key_of=file_key)).with_outputs(DEAD_LETTER, STATS, main="kept")

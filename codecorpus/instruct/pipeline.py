@@ -66,9 +66,9 @@ def make_sandbox(cfg: dict) -> sb.Sandbox:
 class Stage(Route):
     """``fn(element, **resources)`` where ``resources = make()`` is built once per worker."""
 
-    def __init__(self, fn: Callable, make: Callable[[], dict], stage: str, table: str, max_raw_chars: int):
+    def __init__(self, fn: Callable, make: Callable[[], dict], stage: str, table: str):
         super().__init__(fn, stage, table, key_of=lambda e: e.get("id") or e.get("ref") if isinstance(e, dict)
-                         else str(e), max_raw_chars=max_raw_chars)
+                         else str(e))
         self.stage_fn, self.make = fn, make
 
     def setup(self):
@@ -77,8 +77,8 @@ class Stage(Route):
         self.fn = lambda element: self.stage_fn(element, **resources)
 
 
-def stage(fn: Callable, make: Callable[[], dict], name: str, table: str, max_raw_chars: int, *tags: str):
-    return beam.ParDo(Stage(fn, make, name, table, max_raw_chars)).with_outputs(DEAD_LETTER, STATS, *tags,
+def stage(fn: Callable, make: Callable[[], dict], name: str, table: str, *tags: str):
+    return beam.ParDo(Stage(fn, make, name, table)).with_outputs(DEAD_LETTER, STATS, *tags,
                                                                                 main="kept")
 
 
@@ -97,13 +97,10 @@ class _ReadSeedFile(beam.DoFn):
     """Records of one JSONL/Parquet file, each with ``__ref`` (file name and row number), so two
     identical records are still two seeds."""
 
-    def __init__(self, max_raw_chars: int):
-        self.max_raw_chars = max_raw_chars
-
     def process(self, path):
         def events():
             row = 0
-            for event in iter_record_events(path, self.max_raw_chars, SEED_TABLE):
+            for event in iter_record_events(path, SEED_TABLE):
                 if isinstance(event, dict):
                     row += 1
                     event = dict(event, __ref=f"{path.rsplit('/', 1)[-1]}#{row}")
@@ -112,15 +109,15 @@ class _ReadSeedFile(beam.DoFn):
 
 
 class ReadSeedRecords(beam.PTransform):
-    def __init__(self, files: list, max_raw_chars: int):
+    def __init__(self, files: list):
         super().__init__()
-        self.files, self.max_raw_chars = files, max_raw_chars
+        self.files = files
 
     def expand(self, pbegin):
         return (pbegin
                 | "ListSeedFiles" >> beam.Create(self.files)
                 | "SpreadSeedFiles" >> beam.Reshuffle()
-                | "ParseSeedRecords" >> beam.ParDo(_ReadSeedFile(self.max_raw_chars))
+                | "ParseSeedRecords" >> beam.ParDo(_ReadSeedFile())
                 .with_outputs(DEAD_LETTER, STATS, main="kept"))
 
 

@@ -56,7 +56,7 @@ def _normalised(table: str):
     return to_record
 
 
-def iter_file_events(path: str, table: str, max_raw_chars: int = 1_000_000) -> Iterator:
+def iter_file_events(path: str, table: str) -> Iterator:
     """Records, dead letters and the ``lines/<table>`` and ``read/<table>`` counts of one dump file.
 
     Every non-blank line (or Parquet row) counts as one record read, good or bad. A file that
@@ -64,7 +64,7 @@ def iter_file_events(path: str, table: str, max_raw_chars: int = 1_000_000) -> I
     """
     # Undecodable blob text keeps its blob id: the commits that use it are dead-lettered with the reason.
     undecodable = "surrogateescape" if table == "contents" else "error"
-    return file_events(path, table, _normalised(table), max_raw_chars, undecodable, key_field=KEY_FIELDS[table])
+    return file_events(path, table, _normalised(table), undecodable, key_field=KEY_FIELDS[table])
 
 
 # --- a dump folder written by ``export-git`` -----------------------------------------------------

@@ -76,17 +76,17 @@ def attach_licence(element):
         yield {**entry, "license": licences[0] if licences else None}
 
 
-def attach_blob(element, max_raw_chars: int = 1_000_000):
+def attach_blob(element):
     blob_id, grouped = element
     blobs = list(grouped["blob"])
     blob = max(blobs, key=lambda b: b.get("content") is not None) if blobs else None
     for entry in sorted(grouped["entry"], key=file_key):
         if blob is None:
             yield dead_letter("join_contents", "files", file_key(entry),
-                              f"missing blob: {blob_id} not in contents", entry, "", max_raw_chars)
+                              f"missing blob: {blob_id} not in contents", entry, "")
         elif blob.get("undecodable") and not blob.get("binary"):
             yield dead_letter("join_contents", "files", file_key(entry),
-                              f"undecodable content: blob {blob_id} is not valid UTF-8", entry, "", max_raw_chars)
+                              f"undecodable content: blob {blob_id} is not valid UTF-8", entry, "")
         else:
             yield {"repo_name": entry["repo_name"], "ref": entry.get("ref"), "path": entry["path"],
                    "mode": entry.get("mode"), "id": blob_id, "size": blob.get("size"),
@@ -130,7 +130,7 @@ def folder_license(root: str) -> Optional[str]:
     return None
 
 
-def folder_file_events(root: str, keep_path, max_bytes: int, max_raw_chars: int = 1_000_000):
+def folder_file_events(root: str, keep_path, max_bytes: int):
     """Records (or drops / dead letters) for every file under a plain folder. Nothing is read
     through a symlink: a link (to a file, a folder or nowhere) is counted as
     ``filter/file_kind/symlink``, as the ``git:`` input does; fifos, sockets and devices as
@@ -166,7 +166,7 @@ def folder_file_events(root: str, keep_path, max_bytes: int, max_raw_chars: int 
         content = None if binary or size > max_bytes else data.decode("utf-8", "surrogateescape")
         if content is not None and not is_encodable(content):
             yield dead_letter("read", "files", records.file_key(repo, None, path), "undecodable content: not valid UTF-8",
-                              data[:max_raw_chars], full, max_raw_chars)
+                              data, full)
             continue
         yield {"repo_name": repo, "ref": None, "path": path, "mode": 33188, "id": None, "size": size,
                "content": content, "binary": binary, "license": licence}
@@ -174,11 +174,11 @@ def folder_file_events(root: str, keep_path, max_bytes: int, max_raw_chars: int 
 
 
 class _ReadFolder(beam.DoFn):
-    def __init__(self, keep_path, max_bytes, max_raw_chars):
-        self.keep_path, self.max_bytes, self.max_raw_chars = keep_path, max_bytes, max_raw_chars
+    def __init__(self, keep_path, max_bytes):
+        self.keep_path, self.max_bytes = keep_path, max_bytes
 
     def process(self, root):
-        yield from route_stream(folder_file_events(root, self.keep_path, self.max_bytes, self.max_raw_chars),
+        yield from route_stream(folder_file_events(root, self.keep_path, self.max_bytes),
                                 f"read files: {root}")
 
 
@@ -193,20 +193,19 @@ class ReadRepositoryFiles(beam.PTransform):
         super().__init__()
         self.spec, self.config, self.ledger = spec, config, ledger
         self.keep_path, self.max_bytes = keep_path, max_bytes
-        self.max_raw = config["dead_letter"]["max_raw_chars"]
 
     def expand(self, pbegin):
         ledger, spec = self.ledger, self.spec
         if spec.kind == "dump" and not all(has_files_table(root) for root in spec.paths):
             return ledger.take(pbegin
                                | "ListFolders" >> beam.Create(list(spec.paths))
-                               | "ReadFolderFiles" >> beam.ParDo(_ReadFolder(self.keep_path, self.max_bytes, self.max_raw))
+                               | "ReadFolderFiles" >> beam.ParDo(_ReadFolder(self.keep_path, self.max_bytes))
                                .with_outputs(DEAD_LETTER, STATS, main="kept"))
         keep_path = self.keep_path
         entries = ledger.take(
             ledger.take(pbegin | "ReadFilesTable" >> ReadTable(spec, "files", self.config))
             | "DropLinksAndPaths" >> routed(lambda r: file_kind_drop(r, keep_path), "file_filters", "files",
-                                            key_of=file_key, max_raw_chars=self.max_raw))
+                                            key_of=file_key))
         licenses = ledger.take(pbegin | "ReadLicenses" >> ReadTable(spec, "licenses", self.config, required=False))
         contents = ledger.take(pbegin | "ReadContents" >> ReadTable(spec, "contents", self.config, required=False))
         licence_answers = (
@@ -218,10 +217,8 @@ class ReadRepositoryFiles(beam.PTransform):
             {"entry": entries | "KeyEntryByFile" >> beam.Map(lambda e: (file_key(e), e)), "licence": licence_answers}
             | "JoinLicenceOnFile" >> beam.CoGroupByKey()
             | "AttachLicence" >> beam.FlatMap(attach_licence))
-        max_raw = self.max_raw
         return ledger.take(
             {"entry": licensed | "KeyEntryByBlob" >> beam.Map(lambda e: (e["id"], e)),
              "blob": contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b))}
             | "JoinContentsOnBlobSha" >> beam.CoGroupByKey()
-            | "AttachContents" >> routed(lambda e: attach_blob(e, max_raw), "join_contents", "files",
-                                         key_of=lambda e: e[0], max_raw_chars=max_raw))
+            | "AttachContents" >> routed(attach_blob, "join_contents", "files", key_of=lambda e: e[0]))

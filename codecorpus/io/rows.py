@@ -126,7 +126,7 @@ def count_rows(path: str) -> int:
         raise UnreadableFile(f"cannot read {path}: {type(e).__name__}: {e}") from e
 
 
-def file_events(path: str, table: str, to_record: Callable[[Row], Any], max_raw_chars: int = 1_000_000,
+def file_events(path: str, table: str, to_record: Callable[[Row], Any],
                 undecodable: str = "error", key_field: Optional[str] = None) -> Iterator:
     """Events for one file: ``to_record(row)`` for each usable row (a record, or a ``DeadLetter``
     it chose), a dead letter for each unusable one or whose ``to_record`` raised (keyed by the
@@ -135,13 +135,13 @@ def file_events(path: str, table: str, to_record: Callable[[Row], Any], max_raw_
     for row in iter_rows(path, undecodable):
         lines += 1
         if row.error is not None:
-            event = dead_letter(PARSE_STAGE, table, None, row.error, row.raw, row.source, max_raw_chars)
+            event = dead_letter(PARSE_STAGE, table, None, row.error, row.raw, row.source)
         else:
             try:
                 event = to_record(row)
             except Exception as e:  # noqa: BLE001 - one bad value dead-letters its record, not its file
                 event = dead_letter(PARSE_STAGE, table, key_of(row.value, key_field), invalid_record(e),
-                                    row.raw, row.source, max_raw_chars)
+                                    row.raw, row.source)
         read += 1
         yield event
     yield Count(f"lines/{table}", lines)

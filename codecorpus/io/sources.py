@@ -74,16 +74,15 @@ def parse_inputs(values: list[str]) -> InputSpec:
 
 
 class _ReadDumpFile(beam.DoFn):
-    def __init__(self, table: str, max_raw_chars: int):
+    def __init__(self, table: str):
         self.table = table
-        self.max_raw_chars = max_raw_chars
 
     def process(self, path):
-        yield from route_stream(dump.iter_file_events(path, self.table, self.max_raw_chars),
+        yield from route_stream(dump.iter_file_events(path, self.table),
                                 f"read {self.table}: {path}")
 
 
-def git_table_events(repo_path: str, table: str, max_raw_chars: int):
+def git_table_events(repo_path: str, table: str):
     """Normalised records of one table of a local git repository (see ``io.git``)."""
     from codecorpus.io import git
 
@@ -93,8 +92,7 @@ def git_table_events(repo_path: str, table: str, max_raw_chars: int):
         try:
             record = normalise(table, raw)
         except Exception as e:  # noqa: BLE001 - one bad record is a dead letter, never its repository's end
-            yield dead_letter("parse", table, None, invalid_record(e), raw, f"git:{repo_path}",
-                              max_raw_chars)
+            yield dead_letter("parse", table, None, invalid_record(e), raw, f"git:{repo_path}")
             continue
         if table == "commits":
             record["_source"] = f"git:{repo_path}"
@@ -103,19 +101,17 @@ def git_table_events(repo_path: str, table: str, max_raw_chars: int):
 
 
 class _ReadGitTable(beam.DoFn):
-    def __init__(self, table: str, max_raw_chars: int):
+    def __init__(self, table: str):
         self.table = table
-        self.max_raw_chars = max_raw_chars
 
     def process(self, repo_path):
-        yield from route_stream(git_table_events(repo_path, self.table, self.max_raw_chars),
+        yield from route_stream(git_table_events(repo_path, self.table),
                                 f"read {self.table}: git:{repo_path}")
 
 
 class _NormaliseRow(beam.DoFn):
-    def __init__(self, table: str, max_raw_chars: int):
+    def __init__(self, table: str):
         self.table = table
-        self.max_raw_chars = max_raw_chars
 
     def process(self, raw):
         try:
@@ -125,8 +121,7 @@ class _NormaliseRow(beam.DoFn):
             events = [Count(f"read/{self.table}"), record]
         except Exception as e:  # noqa: BLE001 - one bad row is a dead letter
             events = [Count(f"read/{self.table}"),
-                      dead_letter("parse", self.table, None, invalid_record(e), raw, "bigquery",
-                                  self.max_raw_chars)]
+                      dead_letter("parse", self.table, None, invalid_record(e), raw, "bigquery")]
         yield from route_events(events, f"read/{self.table}")
 
 
@@ -144,7 +139,6 @@ class ReadTable(beam.PTransform):
         self.table = table
         self.config = config
         self.required = required
-        self.max_raw_chars = config["dead_letter"]["max_raw_chars"]
 
     def expand(self, pbegin):
         outputs = (DEAD_LETTER, STATS)
@@ -157,13 +151,13 @@ class ReadTable(beam.PTransform):
             return (pbegin
                     | "ListFiles" >> beam.Create(files)
                     | "SpreadFiles" >> beam.Reshuffle()
-                    | "ParseLines" >> beam.ParDo(_ReadDumpFile(self.table, self.max_raw_chars))
+                    | "ParseLines" >> beam.ParDo(_ReadDumpFile(self.table))
                     .with_outputs(*outputs, main="kept"))
         if self.spec.kind == "git":
             return (pbegin
                     | "ListRepositories" >> beam.Create(list(self.spec.paths))
                     | "SpreadRepositories" >> beam.Reshuffle()
-                    | "ReadGitObjects" >> beam.ParDo(_ReadGitTable(self.table, self.max_raw_chars))
+                    | "ReadGitObjects" >> beam.ParDo(_ReadGitTable(self.table))
                     .with_outputs(*outputs, main="kept"))
         from codecorpus.io.bigquery import ReadBigQueryTable
 
@@ -175,5 +169,5 @@ class ReadTable(beam.PTransform):
         method = self.config["bigquery"]["method"]
         return (pbegin
                 | "QueryBigQuery" >> ReadBigQueryTable(sql, method=method)
-                | "Normalise" >> beam.ParDo(_NormaliseRow(self.table, self.max_raw_chars))
+                | "Normalise" >> beam.ParDo(_NormaliseRow(self.table))
                 .with_outputs(*outputs, main="kept"))

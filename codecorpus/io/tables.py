@@ -58,48 +58,44 @@ class Sourced(NamedTuple):
     record: dict
 
 
-def _checked(table: str, max_raw_chars: int, with_source: bool = False):
+def _checked(table: str, with_source: bool = False):
     def to_record(row: Row):
         raw = row.value
         if not isinstance(raw, dict):
             return dead_letter("parse", table, None, f"a record must be a JSON object, got {type(raw).__name__}",
-                               row.raw, row.source, max_raw_chars)
+                               row.raw, row.source)
         bad = unencodable_field(raw)
         if bad:
-            return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", row.raw, row.source,
-                               max_raw_chars)
+            return dead_letter("parse", table, None, f"field '{bad}' is not valid UTF-8 text", row.raw, row.source)
         return Sourced(row.source, raw) if with_source else raw
     return to_record
 
 
-def iter_record_events(path: str, max_raw_chars: int = 1_000_000, table: str = TABLE,
+def iter_record_events(path: str, table: str = TABLE,
                        with_source: bool = False) -> Iterator:
     """Records (``Sourced`` ones if ``with_source``), dead letters and the ``lines/<table>`` and
     ``read/<table>`` counts for one file (``table`` names the input in counters and dead letters:
     ``records`` unless a job reads several tables). A file that cannot be read to its end raises
     (``rows.UnreadableFile``)."""
-    return file_events(path, table, _checked(table, max_raw_chars, with_source), max_raw_chars)
+    return file_events(path, table, _checked(table, with_source))
 
 
 class _ReadRecordFile(beam.DoFn):
-    def __init__(self, max_raw_chars: int, table: str = TABLE, with_source: bool = False):
-        self.max_raw_chars = max_raw_chars
+    def __init__(self, table: str = TABLE, with_source: bool = False):
         self.table = table
         self.with_source = with_source
 
     def process(self, path):
-        yield from route_stream(iter_record_events(path, self.max_raw_chars, self.table, self.with_source),
+        yield from route_stream(iter_record_events(path, self.table, self.with_source),
                                 f"read {path}")
 
 
 class ReadRecords(beam.PTransform):
     """files -> records, with ``dead_letter`` and ``stats`` outputs (use ``Ledger.take``)."""
 
-    def __init__(self, files: list[str], max_raw_chars: int = 1_000_000, table: str = TABLE,
-                 with_source: bool = False):
+    def __init__(self, files: list[str], table: str = TABLE, with_source: bool = False):
         super().__init__()
         self.files = files
-        self.max_raw_chars = max_raw_chars
         self.table = table
         self.with_source = with_source
 
@@ -107,7 +103,7 @@ class ReadRecords(beam.PTransform):
         return (pbegin
                 | "ListFiles" >> beam.Create(self.files)
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.max_raw_chars, self.table, self.with_source))
+                | "ParseRecords" >> beam.ParDo(_ReadRecordFile(self.table, self.with_source))
                 .with_outputs(DEAD_LETTER, STATS, main="kept"))
 
 
@@ -167,10 +163,10 @@ def conform(row: dict, schema: pa.Schema) -> Optional[str]:
     return None
 
 
-def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None, max_raw_chars: int = 1_000_000,
+def conform_events(row: dict, schema: pa.Schema, key: Optional[str] = None,
                    table: str = TABLE, source: str = "") -> list:
     """``[row]`` if it fits ``schema``, else its dead letter (stage ``conform``): for ``routed``."""
     problem = conform(row, schema)
     if problem is None:
         return [row]
-    return [dead_letter("conform", table, key, problem, row, source, max_raw_chars=max_raw_chars)]
+    return [dead_letter("conform", table, key, problem, row, source)]

@@ -150,7 +150,7 @@ def configure(args, config: dict) -> dict:
 
 def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     commit_chain, licence_chain, content_chain, ft_chain = filter_chains(config)
-    instructions_cfg, max_raw = config["commits"]["instructions"], config["dead_letter"]["max_raw_chars"]
+    instructions_cfg = config["commits"]["instructions"]
     redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
     read = lambda table, required=True: stages.read(  # noqa: E731
         f"Read{table.title()}", ReadTable(spec, table, config, required=required, queries=pushdown.QUERIES))
@@ -161,10 +161,10 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
                              "commit_filters", "commits", key_of=lambda c: c.get("commit"))
     joined = candidates | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
     commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(
-        e, licence_chain, content_chain, max_raw, fetch.is_enabled(config)), "join_contents", "commits", key_of=lambda e: e[0])
+        e, licence_chain, content_chain, fetch.is_enabled(config)), "join_contents", "commits", key_of=lambda e: e[0])
     if fetch.is_enabled(config):  # blobs the input lacks, from the commits' repositories
         commitpack = stages.take(commitpack | "FetchMissingBlobs" >> fetch.FetchMissingBlobs(
-            fetch.FetchSettings.from_config(config), licence_chain, content_chain, max_raw))
+            fetch.FetchSettings.from_config(config), licence_chain, content_chain))
     if config["commits"]["dedup"]:
         # On the change each commit makes, before PII, so duplicates are compared unredacted.
         deduplicated = commitpack | "Deduplicate" >> Deduplicate(cp.change_of, "commit", config, table="commits")

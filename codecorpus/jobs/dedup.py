@@ -100,7 +100,7 @@ def run(args, beam_args: list[str]) -> int:
 
 def build(stages: common.Stages, files: list[str], schema, text_field: str, id_field, config: dict) -> None:
     key_of = lambda r: key_of_record(r, id_field)  # noqa: E731
-    records = stages.read("ReadRecords", tables.ReadRecords(files, config["dead_letter"]["max_raw_chars"]))
+    records = stages.read("ReadRecords", tables.ReadRecords(files))
     conforming = stages.step(records, "ConformToSchema", lambda r: tables.conform_events(r, schema, key_of(r)),
                              "conform", TABLE, key_of=key_of)
     deduplicated = conforming | "Deduplicate" >> Deduplicate(text_field, id_field, config, table=TABLE)

@@ -22,13 +22,13 @@ repository is dead-lettered.
 
 from __future__ import annotations
 
-import hashlib
-
 import apache_beam as beam
 
 from codecorpus import schemas
-from codecorpus.core.filters import build_chain, counter_name
-from codecorpus.files.filters import FILE_FILTERS, text_stats
+from codecorpus.core.filters import build_chain
+from codecorpus.files.filters import FILE_FILTERS
+from codecorpus.files.records import ID_FIELD, FilterFiles, files_row
+from codecorpus.io.repo_files import file_key
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import InputSpec, parse_inputs
 from codecorpus.jobs import runner as common
@@ -36,13 +36,10 @@ from codecorpus.fim import render as fim
 from codecorpus.pii import redact as pii
 from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
 from codecorpus.fim.structure import StructureSpans
-from codecorpus.core.languages import language_of
-from codecorpus.core.routing import Drop, dead_letter, dead_letter_order
+from codecorpus.core.routing import dead_letter_order
 from codecorpus.jobs.runner import Table
 from codecorpus.repodocs.documents import RepoDocSettings
 from codecorpus.repodocs.transform import RepoDocuments, load_tokenizer
-
-ID_FIELD = "file_id"   # repo:ref:path, the id dedup keys records by
 
 SUMMARY = "repository files -> filtered, PII-redacted, deduplicated file corpus + FIM examples"
 DESCRIPTION = """\
@@ -181,78 +178,31 @@ def describe_fim(config: dict) -> dict:
 # --- the steps -----------------------------------------------------------------------------------
 
 
-def record_key(record: dict) -> str:
-    return f"{record.get('repo_name')}:{record.get('ref') or ''}:{record.get('path')}"
-
-
-def git_blob_sha(content: str) -> str:
-    data = content.encode("utf-8", "surrogatepass")
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-class FilterFiles:
-    """``routed`` body: a file record -> the record with ``lang``, ``sha`` and ``file_id`` (kept),
-    or a counted drop (``filter/<name>/<reason>``)."""
-
-    def __init__(self, chain, max_raw_chars: int):
-        self.chain = chain
-        self.max_raw_chars = max_raw_chars
-
-    def __call__(self, record: dict) -> list:
-        content = record.get("content")
-        candidate = {**record, "lang": language_of(record.get("path"))}
-        if content is not None:
-            candidate["_stats"] = tuple(text_stats(content))
-        dropped = self.chain.first_drop(candidate)
-        if dropped:
-            return [Drop(counter_name(*dropped))]
-        if content is None:
-            return [dead_letter("file_filters", "files", record_key(record), "no text content (a binary blob, or "
-                                "one too large to be stored) and the binary/size filters are off", record,
-                                max_raw_chars=self.max_raw_chars)]
-        del candidate["_stats"]
-        candidate["sha"] = record.get("id") or git_blob_sha(content)
-        candidate[ID_FIELD] = record_key(record)
-        return [candidate]
-
-
-def files_row(record: dict) -> dict:
-    """A kept record -> its ``files`` row; size and line statistics of the content as written."""
-    content = record["content"]
-    stats = text_stats(content)
-    return {"repo": record["repo_name"], "ref": record.get("ref"), "path": record["path"], "sha": record["sha"],
-            "lang": record["lang"], "license": record.get("license"), "content": content,
-            "size": len(content.encode("utf-8", "surrogatepass")), "lines": stats.lines,
-            "max_line_length": stats.max_line_length, "avg_line_length": stats.mean_line_length,
-            "alphanum_fraction": stats.alphanum_fraction}
-
-
 def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
-    files_cfg, max_raw = config["files"], config["dead_letter"]["max_raw_chars"]
+    files_cfg = config["files"]
     size = files_cfg["filters"]["size"]
     read_limit = size["max_bytes"] if size.get("enabled", True) else 10_000_000
     redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
 
     files = stages.pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(spec, config, stages.ledger,
                                                                             max_bytes=read_limit)
-    kept = stages.step(files, "FileFilters", FilterFiles(build_chain(FILE_FILTERS, files_cfg["filters"]), max_raw),
-                       "file_filters", "files", key_of=record_key)
+    kept = stages.step(files, "FileFilters", FilterFiles(build_chain(FILE_FILTERS, files_cfg["filters"])),
+                       "file_filters", "files", key_of=file_key)
     if files_cfg["dedup"]:  # before PII, as in the commits job (docs/architecture.md: why)
         deduplicated = kept | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files")
         stages.write("clusters", deduplicated[CLUSTERS])
         kept = stages.take(deduplicated)
     if redactor:
         kept = stages.take(kept | "RedactPII" >> pii.RedactFields(
-            ("content",), redactor, stage="pii", table="files", key_of=record_key))
+            ("content",), redactor, stage="pii", table="files", key_of=file_key))
     rows = kept | "FileRows" >> beam.Map(files_row)
     examples = stages.take(rows | "RenderFIM" >> fim.RenderFim(
-        fim.FimSettings.from_config(files_cfg["fim"]), StructureSpans(**files_cfg["fim"]["structure"]),
-        max_raw_chars=max_raw))
+        fim.FimSettings.from_config(files_cfg["fim"]), StructureSpans(**files_cfg["fim"]["structure"])))
     stages.write("files", rows)
     stages.write("fim", examples)
     repo_settings = RepoDocSettings.from_config(config)
     if repo_settings.enabled:
-        stages.write("repo_documents", stages.take(rows | "RepoDocuments" >> RepoDocuments(repo_settings, max_raw)))
+        stages.write("repo_documents", stages.take(rows | "RepoDocuments" >> RepoDocuments(repo_settings)))
     stages.finish()
 
 

@@ -208,7 +208,6 @@ def build(stages: common.Stages, inputs: dict, config: dict) -> None:
                                               stage)
 
     cfg = config["instruct"]
-    max_raw = config["dead_letter"]["max_raw_chars"]
     source = cfg["from"]
 
     def llm():
@@ -216,22 +215,22 @@ def build(stages: common.Stages, inputs: dict, config: dict) -> None:
 
     # 1. seeds
     if source == "instructions":
-        records = stages.read("ReadSeeds", ReadSeedRecords(inputs["files"], max_raw))
+        records = stages.read("ReadSeeds", ReadSeedRecords(inputs["files"]))
         questions = stages.step(records, "SeedQuestions", lambda r: seeds.from_instruction_record(
             r, cfg, r.get("__ref", "")), "seed", "seeds")
     elif source == "snippets":
         def finder():
             return {"finder": seeds.SnippetFinder(cfg["snippets"]["min_lines"], cfg["snippets"]["max_lines"]).setup()}
 
-        records = stages.read("ReadFiles", ReadSeedRecords(inputs["files"], max_raw))
+        records = stages.read("ReadFiles", ReadSeedRecords(inputs["files"]))
         snippets = stages.take(records | "FindFunctions" >> stage(
-            lambda r, finder: seeds.snippets_of_file(r, finder, cfg), finder, "snippets", "seeds", max_raw))
+            lambda r, finder: seeds.snippets_of_file(r, finder, cfg), finder, "snippets", "seeds"))
         questions = stages.take(snippets | "SpreadSnippets" >> beam.Reshuffle() | "ProblemsFromSnippets" >> stage(
-            lambda s, client: seeds.problem_from_snippet(s, cfg, client), llm, "llm_snippet", "snippets", max_raw))
+            lambda s, client: seeds.problem_from_snippet(s, cfg, client), llm, "llm_snippet", "snippets"))
     elif source == "generate":
         questions = stages.take(stages.pipeline | "Topics" >> beam.Create(inputs["topics"])
                                 | "SpreadTopics" >> beam.Reshuffle() | "GenerateQuestions" >> stage(
-            lambda t, client: seeds.questions_for_topic(t, cfg, client), llm, "llm_generate", "topics", max_raw))
+            lambda t, client: seeds.questions_for_topic(t, cfg, client), llm, "llm_generate", "topics"))
     else:
         from codecorpus.io.repo_files import ReadRepositoryFiles
 
@@ -244,8 +243,7 @@ def build(stages: common.Stages, inputs: dict, config: dict) -> None:
     rounds = [questions]
     for r in range(1, cfg["evolve"]["rounds"] + 1):
         rounds.append(stages.take(rounds[-1] | f"EvolveRound{r}" >> stage(
-            lambda q, client, r=r: evolve.evolve_one(q, r, cfg, client), llm, f"evolve_round_{r}", "evolutions",
-            max_raw)))
+            lambda q, client, r=r: evolve.evolve_one(q, r, cfg, client), llm, f"evolve_round_{r}", "evolutions")))
     every = tuple(rounds) | "AllRounds" >> beam.Flatten() if len(rounds) > 1 else questions
 
     # 3. decontaminate, exact and near dedup of the questions (on the text without boilerplate)
@@ -264,7 +262,7 @@ def build(stages: common.Stages, inputs: dict, config: dict) -> None:
               | "TestsSolutionsRuns" >> stage(
                   lambda q, sandbox, tester, solvers: as_outputs(solve.solve(q, cfg, tester, solvers, sandbox),
                                                                  "code_instructions"),
-                  solving, "solve", "questions", max_raw, "code_preferences", "executions"))
+                  solving, "solve", "questions", "code_preferences", "executions"))
     stages.write("code_instructions", stages.take(solved))
     stages.write("code_preferences", solved["code_preferences"])
     stages.write("executions", solved["executions"])

@@ -156,25 +156,24 @@ def run(args, beam_args: list[str]) -> int:
 
 
 def build(stages: common.Stages, plan, config: dict) -> None:
-    mix, max_raw = config["mix"], config["dead_letter"]["max_raw_chars"]
+    mix = config["mix"]
     complete = functools.partial(mixing.complete, template=plan.chat_template)  # rows are shuffled slim
 
     rendered = []
     for source in plan.sources:
         rows = stages.read(f"Read[{source.name}]", mixing.ReadSource(
-            source, plan.files[source.name], plan.join_files.get(source.name, []), plan.chat_template, max_raw))
+            source, plan.files[source.name], plan.join_files.get(source.name, []), plan.chat_template))
         if plan.tokens_before_sampling:  # token targets or token weights need every row's count
             rows = rows | f"Tokenize[{source.name}]" >> plan.tokenize()
         rendered.append(rows | f"Slim[{source.name}]" >> beam.Map(mixing.slim))
     rows = tuple(rendered) | "AllSources" >> beam.Flatten()
-    links = [stages.read(f"ReadClusters{i}", tables.ReadRecords(files, max_raw, table=f"clusters:{i}"))
+    links = [stages.read(f"ReadClusters{i}", tables.ReadRecords(files, table=f"clusters:{i}"))
              for i, files in enumerate(plan.cluster_files)]
 
     split = stages.take(rows | "AssignSplits" >> mixing.AssignSplits(
         links, plan.seed, plan.fractions, plan.group_by_repo, mix["group_max_rounds"],
         near=plan.leakage_config if mix["group_near_duplicates"] else None, template=plan.chat_template))
-    sampled = stages.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, max_raw,
-                                                                counts_tokens=plan.tokens_before_sampling))
+    sampled = stages.take(split | "Sample" >> mixing.SampleRows(plan.sources, mix, counts_tokens=plan.tokens_before_sampling))
     if plan.tokenizer and not plan.tokens_before_sampling:  # only the rows that are kept, once each
         sampled = sampled | "Tokenize" >> plan.tokenize()
     stages.count(sampled | "CheckGroupLeakage" >> mixing.CheckGroupLeakage(links))

@@ -81,8 +81,7 @@ def run(args, beam_args: list[str]) -> int:
 
 def build(stages: common.Stages, files: list[str], fields: list[str], schema: pa.Schema, config: dict) -> None:
     # Records travel as tables.Sourced (path:line), so every dead letter names its record.
-    records = stages.read("ReadRecords", tables.ReadRecords(files, config["dead_letter"]["max_raw_chars"],
-                                                            with_source=True))
+    records = stages.read("ReadRecords", tables.ReadRecords(files, with_source=True))
     redacted = stages.take(records | "RedactPII" >> pii.RedactFields(
         fields, pii.Redactor(config), stage="pii", table=tables.TABLE, spans_column=SPANS_COLUMN,
         key_of=lambda s: s.source))

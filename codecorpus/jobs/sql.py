@@ -146,9 +146,8 @@ class BuildAndValidate(beam.DoFn):
     """One schema file -> its database (built and closed in a temp folder on the worker), its
     triples and preference pairs. Nothing is emitted for a job that raises: it is dead-lettered."""
 
-    def __init__(self, cfg: dict, max_raw_chars: int):
+    def __init__(self, cfg: dict):
         self.cfg = cfg
-        self.max_raw_chars = max_raw_chars
 
     def setup(self):
         self.client = database.client_from_config(self.cfg["llm"])
@@ -163,7 +162,7 @@ class BuildAndValidate(beam.DoFn):
             events = list(database.process_database(job, self.cfg, self.client))
         except Exception as e:  # noqa: BLE001 - one bad database must not stop the job
             events = [dead_letter("build_database", "files", repo_files.file_key(job), f"{type(e).__name__}: {e}",
-                                  database._summary(job), job.get("path") or "", self.max_raw_chars)]
+                                  database._summary(job), job.get("path") or "")]
         for event in events:
             if isinstance(event, database.TableRow):
                 if event.table == "sql_databases":
@@ -185,8 +184,7 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
             | "GroupByRepository" >> beam.GroupByKey()
             | "OneJobPerSchemaFile" >> beam.FlatMap(database.plan_repository, cfg["data"]["borrow_from_repository"])
             | "SpreadDatabases" >> beam.Reshuffle())
-    outputs = jobs | "BuildAndValidate" >> beam.ParDo(BuildAndValidate(cfg, config["dead_letter"]["max_raw_chars"])
-                                                      ).with_outputs(DEAD_LETTER, STATS, "sql_triples",
+    outputs = jobs | "BuildAndValidate" >> beam.ParDo(BuildAndValidate(cfg)).with_outputs(DEAD_LETTER, STATS, "sql_triples",
                                                                      "sql_test_suites", "sql_preferences", main="kept")
     by_schema = (stages.take(outputs)
                  | "KeyByFingerprint" >> beam.Map(lambda r: (r["schema_fingerprint"], r))

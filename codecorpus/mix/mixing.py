@@ -465,22 +465,21 @@ class ReadSource(beam.PTransform):
     Counters: ``read/<source>``, ``filter/where/<source>``, ``filter/empty/<source>``,
     ``dead_letter/<source>/<stage>``."""
 
-    def __init__(self, source: Source, files: list[str], join_files: list[str], template: dict,
-                 max_raw_chars: int):
+    def __init__(self, source: Source, files: list[str], join_files: list[str], template: dict):
         super().__init__()
         self.source, self.files, self.join_files = source, files, join_files
-        self.template, self.max_raw = template, max_raw_chars
+        self.template = template
 
     def expand(self, pbegin):
-        source, max_raw = self.source, self.max_raw
-        read = pbegin | "Read" >> tables.ReadRecords(self.files, max_raw, table=source.name)
+        source = self.source
+        read = pbegin | "Read" >> tables.ReadRecords(self.files, table=source.name)
         dead, stats = [read["dead_letter"]], [read[STATS]]
         records = read["kept"]
         if source.join is None:
             pairs = records | "NothingToJoin" >> beam.Map(lambda r: (r, None))
         else:
             on, columns = source.join["on"], source.join["columns"]
-            right = pbegin | "ReadJoin" >> tables.ReadRecords(self.join_files, max_raw, table=f"{source.name}.join")
+            right = pbegin | "ReadJoin" >> tables.ReadRecords(self.join_files, table=f"{source.name}.join")
             dead.append(right["dead_letter"])
             stats.append(right[STATS])
             keyed_right = right["kept"] | "KeyJoin" >> beam.FlatMap(
@@ -490,7 +489,7 @@ class ReadSource(beam.PTransform):
             pairs, stats = joined.out, stats + [joined[STATS]]
         rendered = pairs | "Render" >> routed(
             _RenderEvents(source, self.template), "render", source.name,
-            key_of=lambda pair: None, max_raw_chars=max_raw)
+            key_of=lambda pair: None)
         return {"kept": rendered["kept"],
                 "dead_letter": tuple(dead + [rendered["dead_letter"]]) | "DeadLetters" >> beam.Flatten(),
                 STATS: tuple(stats + [rendered[STATS]]) | "Stats" >> beam.Flatten()}
@@ -627,9 +626,9 @@ class SampleRows(beam.PTransform):
     (``sampling_rates`` of the rows and tokens the sources have, counted here: a few numbers per
     source reach every worker). ``counts_tokens``: the rows carry ``num_tokens`` already."""
 
-    def __init__(self, sources: list[Source], mix: dict, max_raw_chars: int, counts_tokens: bool = False):
+    def __init__(self, sources: list[Source], mix: dict, counts_tokens: bool = False):
         super().__init__()
-        self.sources, self.mix, self.max_raw = sources, mix, max_raw_chars
+        self.sources, self.mix = sources, mix
         self.counts_tokens = counts_tokens
 
     def expand(self, rows):
@@ -651,7 +650,7 @@ class SampleRows(beam.PTransform):
 
         rates = rows.pipeline | "One" >> beam.Create([None]) | "Rates" >> beam.Map(rates_of, *available)
         sampled = rows | "Sample" >> routed(_Sample(int(mix["seed"])), "sample", "mix",
-                                            key_of=lambda r: r.get("id"), max_raw_chars=self.max_raw,
+                                            key_of=lambda r: r.get("id"),
                                             side_inputs=[beam.pvalue.AsSingleton(rates)])
         rate_stats = rates | "RateStats" >> beam.FlatMap(
             lambda r: [(f"mix/rate_ppm/{name}", round(rate * 1_000_000)) for name, rate in r.items()])

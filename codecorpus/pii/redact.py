@@ -595,7 +595,7 @@ class Redactor:
     def redact_dead_letter(self, row: dict) -> tuple[dict, bool]:
         """A dead letter with its ``raw`` (a JSON record or a raw line) and ``error`` redacted:
         parsed records are redacted value by value (author metadata by its policy); a raw that
-        does not parse (malformed, or cut at ``max_raw_chars``) gets the author policy applied
+        does not parse (malformed) gets the author policy applied
         textually (``metadata_policy_on_text``), then is redacted as text. Whichever of ``raw``
         and ``error`` runs over budget is withheld, and the error says which. Every string out
         is valid UTF-8 (a ``\\ud800`` escape parses to a lone surrogate, which no coder takes).
@@ -754,14 +754,13 @@ class RedactRecordEvents:
     source as ``key`` and ``source``."""
 
     def __init__(self, redactor: Redactor, fields, stage: str, table: str, spans_column: Optional[str] = None,
-                 key_of=lambda _: None, max_raw_chars: int = 1_000_000):
+                 key_of=lambda _: None):
         self.redactor = redactor
         self.fields = tuple(fields)
         self.stage = stage
         self.table = table
         self.spans_column = spans_column
         self.key_of = key_of
-        self.max_raw_chars = max_raw_chars
 
     def _events(self, element) -> list:
         if not isinstance(element, Sourced):
@@ -770,7 +769,7 @@ class RedactRecordEvents:
             events = self._record_events(element.record, element.source, element.source)
         except Exception as e:  # noqa: BLE001 - as routing.Route does, but with the record's source
             return [dead_letter(self.stage, self.table, element.source, f"{type(e).__name__}: {e}", element.record,
-                                element.source, max_raw_chars=self.max_raw_chars)]
+                                element.source)]
         return [Sourced(element.source, e) if isinstance(e, dict) else e for e in events]
 
     def setup(self) -> None:
@@ -796,7 +795,7 @@ class RedactRecordEvents:
                         names.append(f)
                 events.append(dead_letter(
                     self.stage, self.table, key, over_budget_message(self.redactor.config, name, reason, names),
-                    withheld, source, max_raw_chars=self.max_raw_chars))
+                    withheld, source))
                 return events
             # over_time: flag -> kept, partly redacted, with a marker span (start = end = 0)
             result.spans.append({"field": name, "start": 0, "end": 0, "entity": marker, "replacement": ""})
@@ -824,12 +823,12 @@ class _RedactRoute(Route):
 
 
 def RedactFields(fields, config, stage: str = "pii", table: str = "records", spans_column: Optional[str] = None,
-                 key_of=lambda _: None, max_raw_chars: int = 1_000_000):
+                 key_of=lambda _: None):
     """records -> redacted records, with ``dead_letter`` and ``stats`` outputs (``Ledger.take``);
     ``routing.routed`` with the engines built in ``setup()``."""
     redactor = config if isinstance(config, Redactor) else Redactor(config)
-    fn = RedactRecordEvents(redactor, fields, stage, table, spans_column, key_of, max_raw_chars)
-    return beam.ParDo(_RedactRoute(fn, stage, table, key_of, max_raw_chars)).with_outputs(DEAD_LETTER, STATS,
+    fn = RedactRecordEvents(redactor, fields, stage, table, spans_column, key_of)
+    return beam.ParDo(_RedactRoute(fn, stage, table, key_of)).with_outputs(DEAD_LETTER, STATS,
                                                                                           main="kept")
 
 

@@ -53,8 +53,8 @@ class _FileImports(beam.DoFn):
 
 
 class _RepositoryDocuments(beam.DoFn):
-    def __init__(self, settings: RepoDocSettings, max_raw_chars: int):
-        self.settings, self.max_raw_chars = settings, max_raw_chars
+    def __init__(self, settings: RepoDocSettings):
+        self.settings = settings
 
     def setup(self):
         self.measure = TokenMeasure(load_tokenizer(self.settings.tokenizer)) if self.settings.tokenizer \
@@ -69,8 +69,8 @@ class _RepositoryDocuments(beam.DoFn):
         except Exception as e:  # noqa: BLE001 - one repository must not take the others down
             raw = {"repo": entries[0]["repo"], "ref": entries[0].get("ref"),
                    "paths": sorted(x["path"] for x in entries)}
-            events = [dead_letter("repo_documents", "repo_documents", key, f"{type(e).__name__}: {e}", raw,
-                                  max_raw_chars=self.max_raw_chars), Count(counter("files_failed"), len(entries))]
+            events = [dead_letter("repo_documents", "repo_documents", key, f"{type(e).__name__}: {e}", raw),
+                      Count(counter("files_failed"), len(entries))]
         yield from route_events(events, "repo_documents")
 
 
@@ -78,14 +78,14 @@ class RepoDocuments(beam.PTransform):
     """``files`` rows -> ``repo_documents`` rows (``kept``), ``dead_letter`` and ``stats``
     (``Ledger.take``)."""
 
-    def __init__(self, settings: RepoDocSettings, max_raw_chars: int = 1_000_000):
+    def __init__(self, settings: RepoDocSettings):
         super().__init__()
-        self.settings, self.max_raw_chars = settings, max_raw_chars
+        self.settings = settings
 
     def expand(self, rows):
         out = (rows
                | "FileImports" >> beam.ParDo(_FileImports(self.settings))
                | "GroupByRepository" >> beam.GroupByKey()
-               | "RepositoryDocuments" >> beam.ParDo(_RepositoryDocuments(self.settings, self.max_raw_chars))
+               | "RepositoryDocuments" >> beam.ParDo(_RepositoryDocuments(self.settings))
                .with_outputs(DEAD_LETTER, STATS, main="kept"))
         return {"kept": out.kept, DEAD_LETTER: out[DEAD_LETTER], STATS: out[STATS]}

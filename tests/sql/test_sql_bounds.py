@@ -101,10 +101,8 @@ def test_runaway_queries_share_one_time_budget_per_database():
     cfg["queries"]["max_candidates"] = 0
     cfg["test_suite"]["size"] = 0
     runaway = [Statement(RUNAWAY.format(i=i), "query", i + 1) for i in range(20)]
-    started = time.perf_counter()
     events = list(database.process_database(job_of(SHOP, queries=runaway), cfg))
-    assert time.perf_counter() - started < 9.0       # 20 x 0.5 s of queries alone without the budget
-    counters = counters_of(events)
+    counters = counters_of(events)  # counters, not wall time: a loaded machine must not fail this
     assert counters["sql/limits/time_budget"] == 1
     assert counters["filter/sql_check/time_budget"] >= 1
     assert counters["filter/sql_check/timeout"] + counters["filter/sql_check/time_budget"] <= 4  # 1.2 s / 0.5 s + 1
