@@ -345,3 +345,21 @@ def test_commits_job_survives_surrogates_and_keeps_no_private_addresses_in_raws(
     for leaked in ("corp.internal", "ada@build.lan", "grace@mail.corp", "Jane Roe", "Ada Byron", "Grace Hopper"):
         assert leaked not in text, leaked
     assert all(t["holds"] for t in manifest_of(out)["accounting"].values())
+
+
+def test_dead_letters_are_redacted_whole_then_cut_at_the_sink(tmp_path):
+    """A dead letter carries its whole raw input to the one sink: redaction sees all of it,
+    then ``dead_letter.max_raw_chars`` cuts it (``raw_truncated``)."""
+    long_line = '{"id": "broken", "content": "write to jane.doe@corp-mail.com ' + "x" * 500   # no closing quote
+    short_line = '{"id": "short", "content": '
+    (tmp_path / "in.jsonl").write_text("\n".join([json.dumps({"id": "ok", "content": "print(1)\n"}),
+                                                  long_line, short_line]) + "\n")
+    (tmp_path / "cfg.yaml").write_text("dead_letter:\n  max_raw_chars: 80\n")
+    out = tmp_path / "out"
+    assert run_cli("pii", "--input", tmp_path / "in.jsonl", "--text-field", "content",
+                   "--config", tmp_path / "cfg.yaml", "--output", out, "--quiet") == 0
+    dead = sorted(read_table(out, "dead_letter"), key=lambda r: len(r["raw"]))
+    assert [r["raw_truncated"] for r in dead] == [False, True]
+    assert dead[0]["raw"] == short_line
+    assert len(dead[1]["raw"]) == 80 and "jane.doe@corp-mail.com" not in dead[1]["raw"]
+    assert dead[1]["raw"].startswith('{"id": "broken", "content": "write to ')
