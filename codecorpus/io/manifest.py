@@ -128,8 +128,8 @@ def _short_type(t) -> str:
 def _presence_lines(heading: str, per_table: dict[str, Counter]) -> list[str]:
     """A table of value -> rows, one column per table that has the column."""
     names = list(per_table)
-    values = sorted({v for c in per_table.values() for v in c},
-                    key=lambda v: (-sum(c.get(v, 0) for c in per_table.values()), str(v)))
+    first = per_table[names[0]]  # ordered by the rows of the first table (the headline), then by value
+    values = sorted({v for c in per_table.values() for v in c}, key=lambda v: (-first.get(v, 0), v is None, str(v)))
     lines = ["", f"### {heading}", "", "| value | " + " | ".join(f"`{n}/` rows" for n in names) + " |",
              "|---|" + "---:|" * len(names)]
     for value in values:
