@@ -5,7 +5,32 @@ Input tables follow the public BigQuery ``bigquery-public-data.github_repos`` da
 names and types here change only deliberately.
 """
 
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
+
 import pyarrow as pa
+
+# One line per column of every output table, beside its schema: the dataset card's "Columns"
+# section reads them (``column_meanings``). Kept out of the schemas themselves, since field
+# metadata would be written into every Parquet file and change its bytes.
+class Described(NamedTuple):
+    schema: pa.Schema
+    meanings: Mapping[str, str]
+
+
+def describe(schema: pa.Schema, **meanings: str) -> Described:
+    """A one-line meaning for every column of ``schema`` (all of them: a test checks)."""
+    return Described(schema, MappingProxyType(meanings))
+
+
+def column_meanings(schema: pa.Schema) -> Mapping[str, str]:
+    """The meanings of a table's columns (looked up by an equal schema, as read back from a
+    written file); empty for a schema of the user's (``dedup``, ``pii`` records)."""
+    for known in DESCRIBED:
+        if known.schema.equals(schema, check_metadata=False):
+            return known.meanings
+    return {}
+
 
 # --- input: the github_repos shape ------------------------------------------------------------
 
@@ -108,6 +133,19 @@ COMMITPACK = pa.schema(
     ]
 )
 
+COMMITPACK_COLUMNS = describe(
+    COMMITPACK,
+    commit="the commit's sha1",
+    old_file="path of the file before the commit",
+    new_file="path of the file after the commit (the same path: an in-place modification)",
+    old_contents="the file's text before the commit",
+    new_contents="the file's text after the commit",
+    subject="the commit message's first line (CommitPackFT: cleaned of `[ci skip]` and tags)",
+    message="the whole commit message",
+    lang="language of the file, from its extension",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    repos="the repositories the commit is in, comma-separated")
+
 COMMITPACKFT = COMMITPACK
 
 # One row per (commit, rendering). ``prompt`` + ``completion`` == ``text``, so trainers can mask
@@ -126,6 +164,18 @@ INSTRUCTIONS = pa.schema(
     ]
 )
 
+INSTRUCTIONS_COLUMNS = describe(
+    INSTRUCTIONS,
+    commit="the commit's sha1 (a `commitpackft` row)",
+    format="the rendering: `octocoder` (Question/Answer) or `commit_tokens` (`<commit_before>`…)",
+    prompt="what the model is given: the subject and the old file",
+    completion="what the model must write: the new file",
+    text="`prompt + completion`, the whole example",
+    lang="language of the file, from its extension",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    repos="the repositories the commit is in, comma-separated",
+    new_file="path of the file the commit changes")
+
 # Every record that could not be processed, with where and why. ``raw`` is the input as read
 # (a JSON line, or the record re-serialised), cut at a configurable length.
 DEAD_LETTER = pa.schema(
@@ -139,6 +189,16 @@ DEAD_LETTER = pa.schema(
         ("source", pa.string()),
     ]
 )
+
+DEAD_LETTER_COLUMNS = describe(
+    DEAD_LETTER,
+    stage="the pipeline stage that failed",
+    table="the input table the record came from",
+    key="the record's key (commit sha, blob id, path …) when it could be read",
+    error="what went wrong",
+    raw="the record as read (redacted when the job redacts), cut at `dead_letter.max_raw_chars`",
+    raw_truncated="whether `raw` was cut",
+    source="the input file or place the record came from")
 
 # One row per record in a duplicate cluster (exact or near) of the dedup stage. A cluster is
 # named by its kept member's id; ``cluster_size`` counts records, exact copies included;
@@ -154,6 +214,15 @@ CLUSTERS = pa.schema(
         ("jaccard", pa.float64()),
     ]
 )
+
+CLUSTERS_COLUMNS = describe(
+    CLUSTERS,
+    id="the record's id (commit sha, file key …)",
+    cluster_id="id of the cluster's kept member",
+    cluster_size="records in the cluster, exact copies included",
+    kept="whether this record is the one kept",
+    match="`kept`, `exact` or `near`: how the record joined the cluster",
+    jaccard="MinHash estimate of the record's similarity to the kept member")
 
 # --- the file corpus (``codecorpus files``) -----------------------------------------------------
 
@@ -176,6 +245,21 @@ FILE_CORPUS = pa.schema(
         ("alphanum_fraction", pa.float64()),
     ]
 )
+
+FILE_CORPUS_COLUMNS = describe(
+    FILE_CORPUS,
+    repo="the repository (owner/name)",
+    ref="the git ref or commit the file was read at",
+    path="path of the file in the repository",
+    sha="git blob id of the file as read (before redaction)",
+    lang="language of the file, from its extension",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    content="the file's text (PII-redacted unless --no-pii)",
+    size="bytes of `content` (UTF-8)",
+    lines="lines of `content`",
+    max_line_length="characters of the longest line",
+    avg_line_length="mean characters per line",
+    alphanum_fraction="share of letters and digits in `content`")
 
 # One row per kept file, or per chunk of a file over ``files.fim.chunk_chars``: ``prefix + middle +
 # suffix`` is the chunk, ``content[offset:offset + len(chunk)]`` of the file's ``files`` row.
@@ -200,6 +284,24 @@ FIM_EXAMPLES = pa.schema(
         ("text", pa.string()),
     ]
 )
+
+FIM_EXAMPLES_COLUMNS = describe(
+    FIM_EXAMPLES,
+    repo="the repository (owner/name)",
+    ref="the git ref or commit the file was read at",
+    path="path of the file in the repository",
+    sha="git blob id of the file (its `files` row)",
+    lang="language of the file, from its extension",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    chunk="index of this chunk of the file (0 for a file in one chunk)",
+    num_chunks="chunks the file was cut into",
+    offset="character offset of the chunk in the file's content",
+    mode="`psm`, `spm` or `none` (no FIM transform: plain text)",
+    span_kind="how the middle was chosen: `random`, `none` or the syntax node type",
+    prefix="text before the middle",
+    middle="the span the model fills in",
+    suffix="text after the middle",
+    text="the example rendered with the configured FIM token set")
 
 # One row per repository document (``codecorpus files``, on by default; --no-repo-documents):
 # a repository's files at one ref in StarCoder2's format, ``<repo_name>{repo}`` then
@@ -242,6 +344,22 @@ REPO_DOCUMENTS = pa.schema(
     ]
 )
 
+REPO_DOCUMENTS_COLUMNS = describe(
+    REPO_DOCUMENTS,
+    repo="the repository (owner/name)",
+    ref="the git ref or commit the files were read at",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    chunk="index of this document among the repository's",
+    num_chunks="documents the repository was cut into",
+    order="`dependency` (imported files first) or `path`",
+    fim_mode="repository-level FIM: `psm`, `spm` or `none`",
+    fim_path="the file the FIM transform was applied to, if any",
+    files="the file pieces in document order: path, lang, sha, offset, length, where in `text`",
+    num_files="file pieces in the document",
+    num_chars="characters of `text`",
+    num_tokens="tokens of `text` with the configured tokenizer (null without one)",
+    text="`<repo_name>` header, then `<file_sep>{path}` and each file, then end-of-text")
+
 # --- codecorpus sql: text-to-SQL triples validated by execution (REFERENCE §6) ------------------
 
 # One row per runnable database (one per schema file). ``ddl`` then ``inserts``, executed in order
@@ -271,6 +389,26 @@ SQL_DATABASES = pa.schema(
         ("notes_json", pa.string()),
     ]
 )
+
+SQL_DATABASES_COLUMNS = describe(
+    SQL_DATABASES,
+    db_id="the database's id",
+    repo_name="the repository the schema file came from",
+    ref="the git ref or commit it was read at",
+    path="path of the schema file",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    dialect="SQL dialect the file was parsed as",
+    schema_hash="hash of the normalised schema",
+    schema_fingerprint="what near-identical databases share (names case-folded, types coarsened)",
+    representative="the db_id kept for this fingerprint",
+    tables="tables in the database",
+    rows="rows inserted",
+    data_source="where the rows come from: `repository`, `synthetic` or `mixed`",
+    ddl="SQLite CREATE statements, in order",
+    ddl_duckdb="the same for DuckDB",
+    inserts="INSERT statements rebuilding the data",
+    schema_json="the database in Spider's tables.json shape",
+    notes_json="what the DDL clean-up dropped or mapped, counted")
 
 # One row per kept (question, SQL) pair over a ``sql_databases`` database. ``difficulty``:
 # "simple" | "moderate" | "complex" | "highly complex" (Spider hardness); ``template``: the SQL with
@@ -303,6 +441,28 @@ SQL_TRIPLES = pa.schema(
     ]
 )
 
+SQL_TRIPLES_COLUMNS = describe(
+    SQL_TRIPLES,
+    db_id="the `sql_databases` database it runs on",
+    question="the natural-language question",
+    sql="the SQL query answering it",
+    difficulty="Spider hardness: simple, moderate, complex, highly complex",
+    template="the SQL with literals masked (the dedup key)",
+    template_id="id of the template",
+    result_columns="column names of the result",
+    result_rows="rows the query returns",
+    result_hash="sha256 of the canonical SQLite result",
+    suite_result_hashes="the result hash on each test-suite database, by index",
+    result_preview="the first rows of the result",
+    ordered="whether the result's order matters (ORDER BY)",
+    engine_agreement="SQLite and DuckDB returned the same result (null: DuckDB not configured)",
+    source="`template` or `repo`: where the SQL came from",
+    question_source="`template`, `describe` or `llm`: where the question came from",
+    schema_fingerprint="the database's fingerprint",
+    repo_name="the repository of the schema file",
+    path="path of the schema file",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)")
+
 # A database's test suite (Spider's test-suite evaluation): neighbour ``index`` of ``db_id`` is rebuilt
 # by ``sql_databases.ddl`` (or ``ddl_duckdb``) then these ``inserts``; ``sql_triples.suite_result_hashes
 # [index]`` is each triple's result hash there.
@@ -313,6 +473,12 @@ SQL_TEST_SUITES = pa.schema(
         ("inserts", pa.list_(pa.string())),
     ]
 )
+
+SQL_TEST_SUITES_COLUMNS = describe(
+    SQL_TEST_SUITES,
+    db_id="the `sql_databases` database",
+    index="the neighbour's index (into `sql_triples.suite_result_hashes`)",
+    inserts="INSERT statements filling the neighbour, after the database's DDL")
 
 # RRTF preference pairs from the LLM backend: ``chosen`` is a candidate of the execution
 # consensus (which reproduced ``gold_sql``'s result), ``rejected`` a lower-ranked candidate;
@@ -332,6 +498,20 @@ SQL_PREFERENCES = pa.schema(
         ("result_hash", pa.string()),
     ]
 )
+
+SQL_PREFERENCES_COLUMNS = describe(
+    SQL_PREFERENCES,
+    db_id="the `sql_databases` database",
+    question="the natural-language question",
+    prompt="the prompt the model was given",
+    chosen="a candidate SQL of the execution consensus",
+    rejected="a lower-ranked candidate SQL",
+    chosen_rank="rank of `chosen`: parse_error < runtime_error < disagreeing < consensus",
+    rejected_rank="rank of `rejected`",
+    votes="candidates in the consensus",
+    candidates="candidates generated",
+    gold_sql="the triple's SQL",
+    result_hash="hash of the gold result")
 
 # --- codecorpus mix: the training set ------------------------------------------------------------
 
@@ -360,6 +540,22 @@ MIXTURE_EXAMPLES = pa.schema(
     ]
 )
 
+MIXTURE_EXAMPLES_COLUMNS = describe(
+    MIXTURE_EXAMPLES,
+    id="`<source>/<row id>`",
+    source="the mixture source the row came from",
+    copy="which repeat of an up-sampled row (0 first)",
+    text="the whole example as a model sees it",
+    messages="chat turns (role, content) for chat-shaped sources",
+    prompt="the part a trainer may mask from the loss",
+    completion="the part to learn (`prompt + completion == text`)",
+    num_tokens="tokens of `text` (null without a tokenizer)",
+    repo="provenance: the repository",
+    commit="provenance: the commit",
+    path="provenance: the file",
+    license="licence of the repository as the input names it (`mit`, `apache-2.0` …)",
+    lang="language of the file")
+
 # One row per packed sequence, in files ``packed/<split>-NNNNN-of-NNNNN.parquet``: exactly
 # ``seq_len`` token ids (documents of `text` sources in shuffled order, each followed by EOS, the
 # last sequence of a shard padded). ``doc_ids[i]`` (an ``examples`` id, ``#k`` for a repeat) has a
@@ -375,6 +571,15 @@ PACKED_SEQUENCES = pa.schema(
         ("continues", pa.bool_()),
     ]
 )
+
+PACKED_SEQUENCES_COLUMNS = describe(
+    PACKED_SEQUENCES,
+    id="the sequence's id",
+    input_ids="exactly `seq_len` token ids (EOS between documents, padding at a shard's end)",
+    doc_ids="the `examples` ids with a piece in the sequence (`#k` for a repeat)",
+    doc_starts="where each piece starts in `input_ids`",
+    num_tokens="tokens that are not padding",
+    continues="the first piece began in the sequence before")
 
 # --- codecorpus instruct: code instructions validated by running tests ------------------------
 
@@ -403,6 +608,27 @@ CODE_INSTRUCTIONS = pa.schema(
     ]
 )
 
+CODE_INSTRUCTIONS_COLUMNS = describe(
+    CODE_INSTRUCTIONS,
+    id="the question's id",
+    question="the instruction",
+    solution="the first passing solution",
+    tests="the tests it passes",
+    tests_format="`assert` or `doctest`",
+    language="programming language of the solution",
+    pass_rate="passing / all solutions generated: a difficulty signal",
+    solutions="solutions generated (1: the repository's own)",
+    passing="solutions that passed",
+    tests_count="tests in `tests`",
+    seed_source="`instructions`, `snippets`, `generate` or `doctests`",
+    seed_ref="where the seed came from",
+    round="Evol-Instruct round (0: the seed)",
+    parent_id="the question this one was evolved from",
+    evolve_method="the Evol-Instruct method of this round",
+    model="model of the kept solution",
+    role="`teacher`, `student` or `repository`",
+    license="licence of the seed's source")
+
 # RRTF pairs (PanGu-Coder2): chosen scores higher than rejected on the same tests.
 CODE_PREFERENCES = pa.schema(
     [
@@ -423,6 +649,23 @@ CODE_PREFERENCES = pa.schema(
     ]
 )
 
+CODE_PREFERENCES_COLUMNS = describe(
+    CODE_PREFERENCES,
+    id="the question's id",
+    prompt="the question",
+    chosen="the higher-scoring solution",
+    rejected="the lower-scoring solution",
+    chosen_score="share of tests `chosen` passes",
+    rejected_score="share of tests `rejected` passes",
+    chosen_outcome="sandbox outcome of `chosen`",
+    rejected_outcome="sandbox outcome of `rejected`",
+    chosen_role="`teacher` or `student`",
+    rejected_role="`teacher` or `student`",
+    chosen_model="model of `chosen`",
+    rejected_model="model of `rejected`",
+    language="programming language",
+    round="Evol-Instruct round of the question")
+
 # Every sandboxed run of a (solution, tests) pair, for audit.
 EXECUTIONS = pa.schema(
     [
@@ -440,3 +683,22 @@ EXECUTIONS = pa.schema(
         ("isolation", pa.string()),        # bwrap | none
     ]
 )
+
+EXECUTIONS_COLUMNS = describe(
+    EXECUTIONS,
+    id="the question's id",
+    solution_index="generation order across models",
+    model="the model that wrote the solution",
+    role="`teacher`, `student` or `repository`",
+    solution="the code run",
+    outcome="compile_error, runtime_error, timeout, partial or pass",
+    tests_passed="tests passed",
+    tests_total="tests run",
+    score="`tests_passed / tests_total`",
+    detail="the first error or the limit hit",
+    output="captured stdout/stderr, truncated",
+    isolation="`bwrap` or `none`")
+
+
+# Every described schema of this module, in order (what ``column_meanings`` searches).
+DESCRIBED = tuple(value for value in list(globals().values()) if isinstance(value, Described))

@@ -6,7 +6,10 @@ Run by the Dockerfile (``RUN python smoke_test.py --beam-version X``) and by
 - ``codecorpus`` is an installed distribution whose files are the ones imported;
 - Beam is the version the image was built for, and the one ``codecorpus`` pins;
 - every job module of the CLI imports and its parser builds, and the packaged defaults load;
-- a DoFn of the package survives Beam's pickler (what crosses from launcher to worker).
+- a DoFn of the package survives Beam's pickler (what crosses from launcher to worker);
+- every requirement of the extras the image installs (``--extras gcp,tokenizers``) is installed,
+  the extras' own extras too (``apache-beam[gcp]``): without ``tokenizers`` a worker fails on
+  ``mix --tokenizer``, without Beam's gcp packages on ``bq:``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,45 @@ import sys
 from pathlib import Path
 
 
-def check(beam_version: str | None) -> list[str]:
+def _requirement_class():
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pip's own copy, always there where pip is
+        from pip._vendor.packaging.requirements import Requirement
+    return Requirement
+
+
+def missing_extras(dist_name: str, extras: list[str], seen: set | None = None) -> list[str]:
+    """What is not installed of the requirements ``dist_name[extras]`` adds, recursively."""
+    Requirement = _requirement_class()
+    seen = set() if seen is None else seen
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        return [f"{dist_name} is not installed"]
+    provided = set(dist.metadata.get_all("Provides-Extra") or [])
+    problems = []
+    for extra in extras:
+        if (dist_name.lower(), extra) in seen:
+            continue
+        seen.add((dist_name.lower(), extra))
+        if extra not in provided:
+            problems.append(f"{dist_name} has no extra {extra!r} (it provides: {', '.join(sorted(provided))})")
+            continue
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or not req.marker.evaluate({"extra": extra}):
+                continue  # a base requirement, another extra's, or not for this platform
+            try:
+                importlib.metadata.distribution(req.name)
+            except importlib.metadata.PackageNotFoundError:
+                problems.append(f"{dist_name}[{extra}] needs {req.name}, which is not installed")
+                continue
+            problems += missing_extras(req.name, sorted(req.extras), seen)
+    return problems
+
+
+def check(beam_version: str | None, extras: list[str] = ()) -> list[str]:
     import apache_beam
     import codecorpus
     from apache_beam.internal import pickler
@@ -48,14 +89,16 @@ def check(beam_version: str | None) -> list[str]:
     fn = pickler.loads(pickler.dumps(Route(len, "smoke", "records")))
     if fn.fn("abc") != 3:
         problems.append("a pickled Route DoFn did not come back intact")
+    problems += missing_extras("codecorpus", list(extras))
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--beam-version", help="the Beam version the image was built for")
+    parser.add_argument("--extras", default="", help="the extras installed with codecorpus, comma-separated")
     args = parser.parse_args(argv)
-    problems = check(args.beam_version)
+    problems = check(args.beam_version, [e.strip() for e in args.extras.split(",") if e.strip()])
     import apache_beam
     import codecorpus
 

@@ -116,6 +116,32 @@ def test_flex_metadata_is_up_to_date():
     assert "export-git.json" not in on_disk  # not a Beam job
 
 
+LOCAL_PLACES = ["git:.", "git:/src/repo", "out/demo", "/tmp/dump", "./dump", "file:///tmp/dump", "C:/data"]
+
+
+@pytest.mark.parametrize("job", ["commits", "files", "sql", "dedup", "pii", "instruct", "mix"])
+def test_flex_metadata_offers_only_places_dataflow_can_reach(job):
+    """The templates advertised `git:PATH` and local folders (the CLI's help) and accepted any
+    value: neither the launcher nor the workers can read this machine's disk."""
+    metadata = json.loads((INFRA / "flex" / "metadata" / f"{job}.json").read_text("utf-8"))
+    places = {p["name"]: p for p in metadata["parameters"]
+              if p["name"] in ("input", "output", "config", "tokenizer", "llm_cache")}
+    assert {"input", "output"} <= set(places)
+    for name, p in places.items():
+        assert "git:" not in p["helpText"] and "local" not in p["helpText"], (name, p["helpText"])
+        remote = "src=gs://b/x" if (job, name) == ("mix", "input") else "gs://b/x"
+        for regex in p["regexes"]:
+            assert re.fullmatch(regex, remote), (name, regex)
+            for local in LOCAL_PLACES + [f"src={x}" for x in LOCAL_PLACES]:
+                assert not re.fullmatch(regex, local), (name, regex, local)
+    several = "a=gs://b/x,b=gs://b/y" if job == "mix" else "gs://b/x,gs://b/y"
+    assert re.fullmatch(places["input"]["regexes"][0], several)
+    assert bool(re.fullmatch(places["input"]["regexes"][0], "bq:public")) == (job == "commits")
+    for p in metadata["parameters"]:
+        if p["name"] == "llm_endpoint":
+            assert "localhost" not in p["helpText"].split(";")[0] and re.fullmatch(p["regexes"][0], "https://h/v1")
+
+
 # --- Dockerfile: lint, and agreement with Beam, Python and the project ---------------------------
 
 
@@ -149,19 +175,71 @@ def _args() -> dict[str, str]:
     return dict(rest.split("=", 1) for word, rest in _instructions() if word == "ARG" and "=" in rest)
 
 
+def _froms() -> list[str]:
+    return [rest.split()[0] for word, rest in _instructions() if word == "FROM"]
+
+
 def test_dockerfile_base_image_matches_beam_python_and_pyproject():
     import apache_beam
 
     args = _args()
     assert args["BEAM_VERSION"] == apache_beam.__version__ == _beam_pin()
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert args["PYTHON_VERSION"] == python, "workers must run the Python the job graph is pickled with"
     requires = _pyproject()["project"]["requires-python"]
     assert requires.startswith(">=") and tuple(map(int, requires[2:].split("."))) <= sys.version_info[:2]
-    assert args["SDK_IMAGE"] == "apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION}"
-    assert f"python{python.replace('.', '')}-template-launcher-base" in args["LAUNCHER_IMAGE"]
-    froms = [rest.split()[0] for word, rest in _instructions() if word == "FROM"]
-    assert froms == ["${SDK_IMAGE}", "${LAUNCHER_IMAGE}", "${SDK_IMAGE}"]
+    sdk = f"apache/beam_python{python}_sdk:{_beam_pin()}"  # workers run the Python the graph is pickled with
+    launcher = f"gcr.io/dataflow-templates-base/python{python.replace('.', '')}-template-launcher-base"
+    froms = _froms()
+    assert froms[0] == froms[2] == sdk
+    assert froms[1].split(":")[0] == launcher
+
+
+def test_dockerfile_base_images_are_literal_pinned_tags(tmp_path):
+    """The tags hid behind ARGs (`FROM ${LAUNCHER_IMAGE}`, whose default was `:latest`): hadolint
+    does not expand them, so DL3007 (`latest`) never fired. Every FROM is now a literal tag, and
+    hadolint does catch a `latest` put there."""
+    for image in _froms():
+        assert "$" not in image, f"FROM {image}: a variable hides the tag from hadolint"
+        name, _, tag = image.rpartition(":")
+        assert name and "/" not in tag and tag not in ("", "latest"), f"FROM {image}: pin a dated tag"
+    hadolint = shutil.which("hadolint")
+    if hadolint:
+        launcher = _froms()[1]
+        latest = tmp_path / "Dockerfile"
+        latest.write_text(DOCKERFILE.read_text("utf-8").replace(launcher, launcher.rsplit(":", 1)[0] + ":latest"))
+        result = subprocess.run([hadolint, "--no-color", str(latest)], capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0 and "DL3007" in result.stdout, result.stdout + result.stderr
+
+
+def test_dockerfile_installs_the_extras_workers_need():
+    """The image installed the bare wheel: `mix --tokenizer/--pack` failed on the workers (no
+    `tokenizers`), `bq:` needed Beam's gcp packages. Every extra but dev and bench is installed,
+    and the smoke test checks each of their requirements is there."""
+    extras = _args()["EXTRAS"].split(",")
+    assert set(extras) == set(_pyproject()["project"]["optional-dependencies"]) - {"dev", "bench"}
+    final = list(_stages().values())[-1]
+    runs = [rest for word, rest in final if word == "RUN"]
+    assert any('pip install' in r and '"${wheel}[${EXTRAS}]"' in r for r in runs)
+    assert any(r.startswith("python smoke_test.py") and '--extras "${EXTRAS}"' in r for r in runs)
+
+
+def test_smoke_test_reports_an_extra_that_is_not_installed(monkeypatch):
+    import importlib.metadata as metadata
+
+    smoke = _load(INFRA / "container" / "smoke_test.py", "smoke_test")
+    assert smoke.missing_extras("codecorpus", ["tokenizers"]) == []  # dev installs tokenizers
+    assert smoke.missing_extras("codecorpus", ["nope"]) == [
+        "codecorpus has no extra 'nope' (it provides: bench, dev, gcp, tokenizers)"]
+    real = metadata.distribution
+
+    def without_tokenizers(name):
+        if name == "tokenizers":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", without_tokenizers)
+    assert smoke.missing_extras("codecorpus", ["tokenizers"]) == [
+        "codecorpus[tokenizers] needs tokenizers, which is not installed"]
 
 
 def test_dockerfile_lint():
@@ -411,7 +489,8 @@ def test_installed_package_is_complete_and_alone(venv, tmp_path):
 
     smoke = tmp_path / "smoke_test.py"
     shutil.copy2(INFRA / "container" / "smoke_test.py", smoke)
-    result = subprocess.run([str(venv / "bin" / "python"), str(smoke), "--beam-version", apache_beam.__version__],
+    result = subprocess.run([str(venv / "bin" / "python"), str(smoke), "--beam-version", apache_beam.__version__,
+                             "--extras", "tokenizers"],
                             cwd=tmp_path, env=_venv_env(tmp_path / "audit.jsonl"), capture_output=True, text=True,
                             timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr

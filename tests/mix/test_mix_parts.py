@@ -316,4 +316,5 @@ def test_the_readme_demo_mixture_is_a_valid_config():
     config = merge(load_config(), yaml.safe_load(path.read_text()))
     sources = mixing.parse_sources(config["mix"])
     assert [(s.name, s.kind, s.amount) for s in sources] == [("commits", "commitpack", ("repeat", 2)),
+                                                              ("instructions", "instructions", ("repeat", 1)),
                                                               ("fim", "fim", ("repeat", 1))]
