@@ -50,11 +50,15 @@ def sample_rows(inserts: list, tables: list, n: int) -> dict:
     return rows
 
 
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def _value(value, max_chars: int) -> str:
     """A value as an SQL literal, text cut to ``max_chars`` characters (a prompt shows what the
-    values look like; a whole article in a TEXT column would crowd out the schema)."""
-    if isinstance(value, str) and len(value) > max_chars:
-        value = value[:max_chars] + "..."
+    values look like; a whole article in a TEXT column would crowd out the schema) and line
+    breaks written as ``\\n`` (a table's rows stay on its one line)."""
+    if isinstance(value, str):
+        value = (value[:max_chars] + "..." if len(value) > max_chars else value).translate(_LINE_BREAKS)
     elif isinstance(value, bytes) and len(value) > max_chars // 2:
         return literal(value[:max_chars // 2])[:-1] + "...'"
     return literal(value)

@@ -108,3 +108,10 @@ def test_a_table_already_full_is_not_read_again():
 def test_a_ddl_without_tables_is_refused():
     with pytest.raises(ValueError, match="no CREATE TABLE"):
         prompts.sql_palm_schema([], [], 3, 60)
+
+
+def test_a_value_with_line_breaks_keeps_its_table_on_one_line():
+    row = built("CREATE TABLE post (id INTEGER PRIMARY KEY, body TEXT);\n"
+                "INSERT INTO post VALUES (1, 'test\nbody'), (2, 'tab\there');\n")
+    lines = section(prompts.sql_palm_schema(row["ddl"], row["inserts"], 3, 60), "Sample rows")
+    assert lines == ["post : (1, 'test\\nbody') ; (2, 'tab\\there')"]
