@@ -256,18 +256,20 @@ def _parse_sql_prompt(name: str, kind: str, entry: dict, mix: dict) -> Optional[
     return options
 
 
-def database_prompt(joined: dict, options: dict) -> dict:
-    """The join table's columns for a row, with ``database_prompt`` built from its ``ddl`` and
-    ``inserts`` (once per database, on the join side). A database whose prompt cannot be built
-    carries the reason instead: its rows are dead-lettered with it, the job goes on."""
+def database_prompt(joined: dict, options: dict, keep: list) -> dict:
+    """The join table's ``keep`` columns for a row, with ``database_prompt`` built from its
+    ``ddl`` and ``inserts`` (once per database, on the join side; the inserts, when no template
+    reads them, go no further). A database whose prompt cannot be built carries the reason
+    instead: its rows are dead-lettered with it, the job goes on."""
     from codecorpus.sql.prompts import sql_palm_schema
 
+    kept = {c: joined.get(c) for c in keep}
     try:
         prompt = sql_palm_schema(joined.get("ddl") or [], joined.get("inserts") or [], options["sample_rows"],
                                  options["max_value_chars"])
     except Exception as e:  # noqa: BLE001 - one unreadable database must not stop the job
-        return {**joined, "_prompt_error": f"prompt_format sql_palm: {type(e).__name__}: {e}"}
-    return {**joined, DATABASE_PROMPT: prompt}
+        return {**kept, "_prompt_error": f"prompt_format sql_palm: {type(e).__name__}: {e}"}
+    return {**kept, DATABASE_PROMPT: prompt}
 
 
 def _parse_where(name: str, where: Any) -> dict:
@@ -558,7 +560,8 @@ class ReadSource(beam.PTransform):
                 lambda r: [(str(r[on]), {c: r.get(c) for c in columns})] if r.get(on) is not None else [])
             if source.sql_palm:  # once per database, not per triple
                 keyed_right = keyed_right | "DatabasePrompt" >> beam.MapTuple(
-                    lambda key, joined, options=source.sql_prompt: (key, database_prompt(joined, options)))
+                    lambda key, joined, options=source.sql_prompt, keep=tuple(source.join["columns"]):
+                    (key, database_prompt(joined, options, keep)))
             keyed = records | "KeyRecords" >> beam.Map(lambda r: (str(r.get(on)), r))
             joined = stream_join("Join", {"right": keyed_right}, keyed, _join_events)
             pairs, stats = joined.out, stats + [joined[STATS]]

@@ -41,7 +41,9 @@ def triple(db: dict, question: str = "How many artists are there?") -> dict:
 def render(source: mixing.Source, record: dict, db: dict) -> list:
     joined = {c: db.get(c) for c in source.join_reads()}
     if source.sql_palm:
-        joined = mixing.database_prompt(joined, source.sql_prompt)
+        joined = mixing.database_prompt(joined, source.sql_prompt, source.join["columns"])
+        built = "_prompt_error" if "_prompt_error" in joined else "database_prompt"
+        assert set(joined) == {*source.join["columns"], built}     # `inserts`, read for the prompt, goes no further
     return mixing._RenderEvents(source, mixing.CHATML)((record, joined))
 
 
