@@ -64,7 +64,10 @@ provenance: {repo, commit, path, license, lang}. `where: {column: value or [valu
                                        rows share a split (packing starts a new sequence rather than
                                        break a document that fits in one)
   sql_triples   sql/sql_triples        chat: schema + question -> SQL; needs
-                                       `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}`
+                                       `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}`;
+                                       `prompt_format: sql_palm` shows SQL-PaLM's schema (types, primary and
+                                       foreign keys) with `sample_rows: 3` rows per table instead of the DDL;
+                                       triples of near-identical databases (one schema fingerprint) share a split
   code_instructions  instruct/code_instructions  chat: question -> the passing solution
   code_preferences   instruct/code_preferences   prompt -> chosen (SFT on the RRTF winner)
   custom        anything               say `render` (text | messages | prompt_completion) and templates

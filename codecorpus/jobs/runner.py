@@ -126,13 +126,14 @@ class IncompleteRunError(RuntimeError):
 
 def finish(output: str, tables: dict, config: dict, input_description: dict, accounting: dict,
            job: str, extra: dict | None = None, finalisers: dict | None = None,
-           summarise: Callable | None = None) -> dict:
+           summarise: Callable | None = None, warnings: Callable | None = None) -> dict:
     """Finalise every table, write ``manifest.json``; returns the manifest.
 
     ``tables`` maps table name -> pyarrow schema. ``accounting`` maps an identity name ->
     a function (counters, rows per table) -> dict with the identity's terms and ``holds``.
     ``finalisers`` names tables whose shards are not ``part-i-of-N`` (table -> fn(output, table,
-    schema, compression) -> files); ``summarise(manifest)`` adds entries computed from the counters.
+    schema, compression) -> files); ``summarise(manifest)`` adds entries computed from the counters;
+    ``warnings(manifest)`` lists the job's own warnings, after the common ones (``warnings_of``).
 
     Before anything is written it proves the run finished: the counters exist, and every table
     has as many rows in its files as the pipeline counted going in (``written/<table>``).
@@ -166,7 +167,7 @@ def finish(output: str, tables: dict, config: dict, input_description: dict, acc
     manifest.update(extra or {})
     if summarise is not None:
         manifest.update(summarise(manifest))
-    manifest["warnings"] = warnings_of(manifest)
+    manifest["warnings"] = warnings_of(manifest) + (list(warnings(manifest)) if warnings is not None else [])
     manifest_io.write_manifest(output, manifest)
     manifest_io.cleanup_tmp(output)
     return manifest
@@ -353,6 +354,7 @@ class BeamJob:
     finalisers: dict = field(default_factory=dict)          # table -> its own finaliser (see finish)
     summarise: Callable | None = None                       # manifest -> entries from the counters
     write_card: Callable | None = None                      # (output, manifest) -> its own dataset card
+    warnings: Callable | None = None                        # manifest -> the job's own warnings (--strict: exit 1)
 
 
 def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -376,7 +378,7 @@ def run_beam_job(job: BeamJob, args: argparse.Namespace, beam_args: list[str]) -
     schemas_of = {name: t.schema for name, t in tables.items()}
     manifest = finish(args.output, schemas_of, config, job.describe_input(args), accounting,
                       job=job.name, extra={"beam_args": beam_args, **extra}, finalisers=job.finalisers,
-                      summarise=job.summarise)
+                      summarise=job.summarise, warnings=job.warnings)
     if job.write_card is not None:
         job.write_card(args.output, manifest)
     else:

@@ -138,7 +138,8 @@ def run(args, beam_args: list[str]) -> int:
         card_description="Runnable SQLite/DuckDB databases normalised from repositories' .sql files, and "
                          "text-to-SQL triples validated by execution, made by `codecorpus sql`.",
         describe_input=lambda args: spec.describe(),
-        configure=configure)
+        configure=configure,
+        warnings=lambda manifest: [w for w in [database.no_sql_files(manifest["counters"])] if w])
     return common.run_beam_job(job, args, beam_args)
 
 

@@ -38,7 +38,9 @@ RENDERS = ("text", "messages", "prompt_completion")
 AMOUNTS = ("weight", "repeat", "target_rows", "target_tokens")
 TEMPLATE_KEYS = ("id", "member", "file", "text", "system", "user", "assistant", "prompt", "completion")
 PROVENANCE = ("repo", "commit", "path", "license", "lang")
-SOURCE_KEYS = {"name", "path", "kind", "render", "where", "clusters", "join", "provenance", *AMOUNTS, *TEMPLATE_KEYS}
+SQL_PROMPT_KEYS = ("prompt_format", "sample_rows", "max_value_chars")   # sql_triples only (mix.sql_triples)
+SOURCE_KEYS = {"name", "path", "kind", "render", "where", "clusters", "join", "provenance", *AMOUNTS, *TEMPLATE_KEYS,
+               *SQL_PROMPT_KEYS}
 
 # Presets for the tables our jobs write. ``member`` is the id the job's ``clusters`` table uses;
 # ``file`` joins every commit or chunk of one file; ``provenance`` fills the output's columns.
@@ -63,9 +65,11 @@ KINDS = {
     # whenever this kind is mixed, so a repository's documents and rows stay in one split.
     "repo_documents": {"render": "text", "id": "{repo}:{ref}:{chunk}", "text": "{text}", "member": None,
                        "file": None, "provenance": {"repo": "{repo}", "license": "{license}"}},
-    # codecorpus sql -> sql_triples/ joined with sql_databases/ (``join``) for the schema
+    # codecorpus sql -> sql_triples/ joined with sql_databases/ (``join``) for the schema. ``file`` is
+    # the schema fingerprint: near-identical databases of different repositories (one sample
+    # database vendored into many) share it, so their triples fall on one side of the split.
     "sql_triples": {"render": "messages", "id": None, "user": "{ddl}\n\n-- {question}", "assistant": "{sql}",
-                    "member": "{db_id}", "file": "{repo_name}:{path}",
+                    "member": "{db_id}", "file": "{schema_fingerprint}",
                     "provenance": {"repo": "{repo_name}", "path": "{path}", "license": "{license}", "lang": "sql"}},
     # codecorpus instruct -> code_instructions/: a chat turn, question -> the passing solution
     "code_instructions": {"render": "messages", "id": "{id}", "user": "{question}", "assistant": "{solution}",
@@ -79,6 +83,12 @@ KINDS = {
     # anything else: say what to render
     "custom": {"render": "text", "id": None, "text": "{text}"},
 }
+
+# ``prompt_format: sql_palm``: the joined database as SQL-PaLM's prompt shows it (``sql.prompts``),
+# in a column of its own that the templates can use, and the question as SQL-PaLM asks it.
+PROMPT_FORMATS = ("ddl", "sql_palm")
+DATABASE_PROMPT = "database_prompt"
+SQL_PALM_USER = "{database_prompt}\n[Q]: {question}"
 
 CHATML = {"turn": "<|im_start|>{role}\n{content}<|im_end|>\n", "system": None}
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -98,6 +108,21 @@ class Source:
     amount: tuple = ("repeat", 1.0)             # one of AMOUNTS and its value
     clusters: Optional[str] = None
     join: Optional[dict] = None     # {path, on, columns}
+    sql_prompt: Optional[dict] = None   # sql_triples: {prompt_format, sample_rows, max_value_chars}
+
+    @property
+    def sql_palm(self) -> bool:
+        return bool(self.sql_prompt) and self.sql_prompt["prompt_format"] == "sql_palm"
+
+    def join_reads(self) -> list[str]:
+        """The columns read from the join table: the ``join`` columns, and the database's ``ddl``
+        and ``inserts`` when the prompt is built from them."""
+        columns = list(self.join["columns"]) if self.join else []
+        return columns + [c for c in ("ddl", "inserts") if self.sql_palm and c not in columns]
+
+    def derived_columns(self) -> set[str]:
+        """Columns the join computes for the templates (not in any table)."""
+        return {DATABASE_PROMPT} if self.sql_palm else set()
 
     def columns_needed(self) -> set[str]:
         """Columns the templates and ``where`` read (from the table or its join)."""
@@ -159,6 +184,12 @@ def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source
         render = entry.get("render", preset["render"])
         if render not in RENDERS:
             raise ConfigError(f"source '{name}': render must be one of {', '.join(RENDERS)}, got {render!r}")
+        sql_prompt = _parse_sql_prompt(name, kind, entry, mix)
+        if sql_prompt and sql_prompt["prompt_format"] == "sql_palm":
+            preset = {**preset, "user": SQL_PALM_USER}
+            if entry.get("join") is None:
+                raise ConfigError(f"source '{name}': prompt_format sql_palm builds the prompt from the database: "
+                                  "give `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}`")
         templates = {key: entry.get(key, preset.get(key)) for key in TEMPLATE_KEYS}
         provenance = entry.get("provenance") or {}
         if not isinstance(provenance, dict) or set(provenance) - set(PROVENANCE):
@@ -173,7 +204,8 @@ def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source
             raise ConfigError(f"source '{name}': {amount[0]} must be a finite number >= 0, got {amount[1]!r}")
         sources.append(Source(name=name, path=str(path), kind=kind, render=render, templates=templates,
                               where=_parse_where(name, entry.get("where")), amount=amount,
-                              clusters=entry.get("clusters"), join=_parse_join(name, entry.get("join"))))
+                              clusters=entry.get("clusters"), join=_parse_join(name, entry.get("join")),
+                              sql_prompt=sql_prompt))
     if paths:
         raise ConfigError(f"--input names no source of the mixture: {', '.join(sorted(paths))}")
     weighted = [s.name for s in sources if s.amount[0] == "weight"]
@@ -202,6 +234,44 @@ def _check_render_templates(name: str, render: str, templates: dict) -> None:
             template_fields(template)
 
 
+def _parse_sql_prompt(name: str, kind: str, entry: dict, mix: dict) -> Optional[dict]:
+    """A ``sql_triples`` source's prompt options: its own keys over ``mix.sql_triples`` (the
+    defaults), type-checked against them; None for other kinds, which must not set them."""
+    given = [key for key in SQL_PROMPT_KEYS if key in entry]
+    if kind != "sql_triples":
+        if given:
+            raise ConfigError(f"source '{name}': {', '.join(given)} only apply to kind sql_triples")
+        return None
+    from codecorpus.config import checked_value, default_config
+
+    defaults = mix.get("sql_triples") or default_config()["mix"]["sql_triples"]
+    options = {key: checked_value(f"source '{name}' {key}", defaults[key], entry.get(key, defaults[key]))
+               for key in SQL_PROMPT_KEYS}
+    if options["prompt_format"] not in PROMPT_FORMATS:
+        raise ConfigError(f"source '{name}': prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
+                          f"got {options['prompt_format']!r}")
+    if options["sample_rows"] < 0 or options["max_value_chars"] < 1:
+        raise ConfigError(f"source '{name}': sample_rows must be >= 0 and max_value_chars >= 1, got "
+                          f"{options['sample_rows']!r} and {options['max_value_chars']!r}")
+    return options
+
+
+def database_prompt(joined: dict, options: dict, keep: list) -> dict:
+    """The join table's ``keep`` columns for a row, with ``database_prompt`` built from its
+    ``ddl`` and ``inserts`` (once per database, on the join side; the inserts, when no template
+    reads them, go no further). A database whose prompt cannot be built carries the reason
+    instead: its rows are dead-lettered with it, the job goes on."""
+    from codecorpus.sql.prompts import sql_palm_schema
+
+    kept = {c: joined.get(c) for c in keep}
+    try:
+        prompt = sql_palm_schema(joined.get("ddl") or [], joined.get("inserts") or [], options["sample_rows"],
+                                 options["max_value_chars"])
+    except Exception as e:  # noqa: BLE001 - one unreadable database must not stop the job
+        return {**kept, "_prompt_error": f"prompt_format sql_palm: {type(e).__name__}: {e}"}
+    return {**kept, DATABASE_PROMPT: prompt}
+
+
 def _parse_where(name: str, where: Any) -> dict:
     if where is None:
         return {}
@@ -221,7 +291,7 @@ def _parse_join(name: str, join: Any) -> Optional[dict]:
 
 def check_columns(source: Source, columns: set[str]) -> None:
     """Fail before the run when a template or ``where`` names a column the input lacks."""
-    available = set(columns) | set(source.join["columns"] if source.join else ())
+    available = set(columns) | set(source.join["columns"] if source.join else ()) | source.derived_columns()
     missing = sorted(source.columns_needed() - available)
     if missing:
         raise ConfigError(f"source '{source.name}' ({source.kind}) reads column(s) {', '.join(missing)} that "
@@ -446,7 +516,10 @@ class _RenderEvents:
             if joined is None:
                 raise ValueError(f"no row of {source.join['path']} has {source.join['on']} = "
                                  f"{record.get(source.join['on'])!r}")
-            record = {**record, **{c: joined.get(c) for c in source.join["columns"]}}
+            if joined.get("_prompt_error"):
+                raise ValueError(joined["_prompt_error"])
+            record = {**record, **{c: joined.get(c) for c in source.join["columns"]},
+                      **{c: joined.get(c) for c in source.derived_columns()}}
         row = render(record, source, self.template)
         if is_empty(row):
             return [Drop(empty_counter(source.name))]
@@ -478,12 +551,16 @@ class ReadSource(beam.PTransform):
         if source.join is None:
             pairs = records | "NothingToJoin" >> beam.Map(lambda r: (r, None))
         else:
-            on, columns = source.join["on"], source.join["columns"]
+            on, columns = source.join["on"], source.join_reads()
             right = pbegin | "ReadJoin" >> tables.ReadRecords(self.join_files, table=f"{source.name}.join")
             dead.append(right["dead_letter"])
             stats.append(right[STATS])
             keyed_right = right["kept"] | "KeyJoin" >> beam.FlatMap(
                 lambda r: [(str(r[on]), {c: r.get(c) for c in columns})] if r.get(on) is not None else [])
+            if source.sql_palm:  # once per database, not per triple
+                keyed_right = keyed_right | "DatabasePrompt" >> beam.MapTuple(
+                    lambda key, joined, options=source.sql_prompt, keep=tuple(source.join["columns"]):
+                    (key, database_prompt(joined, options, keep)))
             keyed = records | "KeyRecords" >> beam.Map(lambda r: (str(r.get(on)), r))
             joined = stream_join("Join", {"right": keyed_right}, keyed, _join_events)
             pairs, stats = joined.out, stats + [joined[STATS]]

@@ -58,7 +58,8 @@ class Plan:
         return {"sources": {s.name: {"path": s.path, "kind": s.kind, "render": s.render, "files": self.files[s.name],
                                      "clusters": s.clusters, "join": s.join, "where": {k: list(v) for k, v in
                                                                                        s.where.items()},
-                                     "amount": {s.amount[0]: s.amount[1]}} for s in self.sources},
+                                     "amount": {s.amount[0]: s.amount[1]},
+                                     **({"sql_prompt": s.sql_prompt} if s.sql_prompt else {})} for s in self.sources},
                 "clusters": self.cluster_paths, "tokenizer": self.tokenizer, "estimate": self.estimate}
 
 
@@ -75,7 +76,7 @@ def plan_inputs(mix: dict, paths: dict) -> Plan:
         if source.join:
             join_files[source.name] = tables.record_files([source.join["path"]])
             columns = set(tables.infer_schema(join_files[source.name]).names)
-            missing = sorted({source.join["on"], *source.join["columns"]} - columns)
+            missing = sorted({source.join["on"], *source.join_reads()} - columns)
             if missing:
                 raise ConfigError(f"source '{source.name}': join table {source.join['path']} has no column(s) "
                                   f"{', '.join(missing)}")

@@ -385,7 +385,8 @@ def test_absurd_amounts_are_refused_with_the_estimate_before_running(tmp_path, t
 def test_join_as_the_readme_writes_it(tmp_path):
     """The README's `join: {path: …, on: db_id, columns: [ddl]}`: YAML reads `on` as true."""
     triples = [{"db_id": f"db{i % 3}", "question": f"How many rows in t{i}?", "sql": f"SELECT COUNT(*) FROM t{i};",
-                "repo_name": "acme/db", "path": f"s{i}.sql", "license": "mit"} for i in range(9)]
+                "schema_fingerprint": f"fp{i % 3}", "repo_name": "acme/db", "path": f"s{i}.sql", "license": "mit"}
+               for i in range(9)]
     databases = [{"db_id": f"db{d}", "ddl": f"CREATE TABLE t{d} (id INTEGER);"} for d in range(3)]
     for name, rows in (("triples", triples), ("databases", databases)):
         (tmp_path / name).mkdir()
@@ -407,6 +408,134 @@ def test_join_as_the_readme_writes_it(tmp_path):
         user = row["messages"][0]["content"]
         assert any(user.startswith(ddl) for ddl in by_id.values()), user
     assert manifest_of(out)["accounting"]["lines"]["holds"]
+
+
+MUSIC_SQL = """CREATE TABLE artist (artistid INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE album (albumid INTEGER PRIMARY KEY, title TEXT, artistid INTEGER REFERENCES artist (artistid));
+CREATE TABLE track (trackid INTEGER PRIMARY KEY, albumid INTEGER NOT NULL REFERENCES album (albumid), name TEXT,
+  milliseconds INTEGER);
+INSERT INTO artist VALUES (1, 'AC/DC'), (2, 'Accept'), (3, 'Aerosmith');
+INSERT INTO album VALUES (1, 'For Those About To Rock We Salute You', 1), (2, 'Balls to the Wall', 2),
+  (3, 'Restless and Wild', 2);
+INSERT INTO track VALUES (1, 1, 'For Those About To Rock', 343719), (2, 2, 'Balls to the Wall', 342562),
+  (3, 3, 'Fast As a Shark', 230619), (4, 3, 'Restless and Wild', 252051);
+"""
+
+
+def _sql_tables(root: Path, databases: list, triples_per_db: int) -> tuple:
+    """sql_databases/ (rows built as the sql job builds them) and sql_triples/ over them."""
+    from codecorpus.config import load_config
+    from codecorpus.sql import database
+
+    cfg = load_config()["sql"]
+    rows = []
+    for repo, path, sql in databases:
+        record = {"repo_name": repo, "path": path, "content": sql, "license": "mit"}
+        job = next(e for e in database.parse_file(record, cfg) if isinstance(e, dict))
+        rows.append(database.build_database({**job, "borrowed": []}, cfg).row)
+    triples = [{"db_id": db["db_id"], "question": f"Question {i} about {db['db_id']}?", "sql": f"SELECT {i} FROM artist",
+                "schema_fingerprint": db["schema_fingerprint"], "repo_name": db["repo_name"], "path": db["path"],
+                "license": "mit"} for db in rows for i in range(triples_per_db)]
+    for name, table, schema in (("sql_databases", rows, schemas.SQL_DATABASES), ("sql_triples", triples,
+                                                                                 schemas.SQL_TRIPLES)):
+        (root / name).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(table, schema=schema), root / name / "part-00000-of-00001.parquet")
+    return rows, triples
+
+
+def test_sql_palm_prompt_shows_keys_and_sample_rows(tmp_path):
+    from codecorpus.sql.prompts import sql_palm_schema
+
+    dbs, triples = _sql_tables(tmp_path, [("acme/music", "music.sql", MUSIC_SQL),
+                                          ("acme/other", "shop.sql", "CREATE TABLE shop (id INT PRIMARY KEY, what TEXT);"
+                                                                    "INSERT INTO shop VALUES (1,'kettle'),(2,'mug');")], 4)
+    config = mixture(tmp_path, {}, splits={"validation": 0.0}, sources=[
+        {"name": "sql", "path": str(tmp_path / "sql_triples"), "kind": "sql_triples", "prompt_format": "sql_palm",
+         "sample_rows": 2, "join": {"path": str(tmp_path / "sql_databases"), "on": "db_id", "columns": ["ddl"]}}])
+    out = mix(tmp_path, config)
+    manifest = manifest_of(out)
+    assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+    rows = split_rows(out)["train"]
+    assert len(rows) == len(triples) == 8
+    by_db = {db["db_id"]: db for db in dbs}
+    question_db = {t["question"]: by_db[t["db_id"]] for t in triples}
+    for row in rows:
+        user = row["messages"][0]["content"]
+        schema_part, question = user.split("\n[Q]: ")
+        db = question_db[question]
+        assert schema_part == sql_palm_schema(db["ddl"], db["inserts"], 2, 60)
+        assert row["prompt"].endswith("<|im_start|>assistant\n") and row["completion"].startswith("SELECT ")
+    music = next(r["messages"][0]["content"] for r in rows if "acme_music" in r["id"] or "track :" in
+                 r["messages"][0]["content"])
+    assert "[Primary Keys]: artist : artistid | album : albumid | track : trackid" in music
+    assert "track : albumid equals album : albumid" in music and "album : artistid equals artist : artistid" in music
+    assert "track : (1, 1, 'For Those About To Rock', 343719) ; (2, 2, 'Balls to the Wall', 342562)\n" in music
+    assert "Fast As a Shark" not in music                       # the third track is past sample_rows
+    assert manifest["input"]["sources"]["sql"]["sql_prompt"]["prompt_format"] == "sql_palm"
+
+
+def test_sql_palm_needs_the_inserts_and_dead_letters_an_unreadable_database(tmp_path, capsys):
+    dbs, triples = _sql_tables(tmp_path, [("acme/music", "music.sql", MUSIC_SQL)], 3)
+    broken = {**dbs[0], "db_id": "broken", "ddl": ["not a create statement"]}
+    pq.write_table(pa.Table.from_pylist(dbs + [broken], schema=schemas.SQL_DATABASES),
+                   tmp_path / "sql_databases" / "part-00000-of-00001.parquet")
+    extra = [{**t, "db_id": "broken", "question": t["question"] + " (broken)"} for t in triples]
+    pq.write_table(pa.Table.from_pylist(triples + extra, schema=schemas.SQL_TRIPLES),
+                   tmp_path / "sql_triples" / "part-00000-of-00001.parquet")
+    source = {"name": "sql", "path": str(tmp_path / "sql_triples"), "kind": "sql_triples", "prompt_format": "sql_palm",
+              "join": {"path": str(tmp_path / "sql_databases"), "on": "db_id", "columns": ["ddl"]}}
+    out = mix(tmp_path, mixture(tmp_path, {}, splits={"validation": 0.0}, sources=[source]))
+    manifest = manifest_of(out)
+    assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+    assert len(split_rows(out)["train"]) == 3
+    dead = pq.read_table(out / "dead_letter").to_pylist()
+    assert len(dead) == 3 and all("prompt_format sql_palm" in d["error"] and "no CREATE TABLE" in d["error"]
+                                  for d in dead)
+    assert manifest["accounting"]["rows"]["dead_lettered"] == 3
+    # a join table without `inserts` is refused before anything runs
+    slim = tmp_path / "slim"
+    slim.mkdir()
+    pq.write_table(pa.Table.from_pylist([{"db_id": d["db_id"], "ddl": d["ddl"]} for d in dbs]),
+                   slim / "part-00000-of-00001.parquet")
+    config = mixture(tmp_path, {}, sources=[{**source, "join": {**source["join"], "path": str(slim)}}])
+    assert run_cli("mix", "--config", config, "--output", tmp_path / "o") == 2
+    assert "inserts" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_near_identical_databases_of_different_repositories_share_a_split(tmp_path):
+    """The Chinook schema vendored into many repositories: one schema fingerprint, one side."""
+    databases = []
+    for g in range(12):
+        table = f"things{g}"
+        lower = f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, label TEXT); INSERT INTO {table} VALUES (1, 'a');"
+        mysql = (f"CREATE TABLE `{table.capitalize()}` (`Id` INT NOT NULL, `Label` VARCHAR(40), PRIMARY KEY (`Id`)) "
+                 f"ENGINE=InnoDB; INSERT INTO `{table.capitalize()}` VALUES (1, 'b');")
+        databases += [(f"acme/app{g}", "schema.sql", lower), (f"other/vendor{g}", f"db/{table}_mysql.sql", mysql)]
+    dbs, _ = _sql_tables(tmp_path, databases, 2)
+    fingerprints = Counter(db["schema_fingerprint"] for db in dbs)
+    assert len(fingerprints) == 12 and set(fingerprints.values()) == {2}
+
+    def sides(**override) -> dict:
+        source = {"name": "sql", "path": str(tmp_path / "sql_triples"), "kind": "sql_triples",
+                  "join": {"path": str(tmp_path / "sql_databases"), "on": "db_id", "columns": ["ddl"]}, **override}
+        config = mixture(tmp_path, {}, splits={"validation": 0.5}, group_near_duplicates=False, sources=[source])
+        out = mix(tmp_path, config, f"out{len(override)}")
+        fingerprint = {db["db_id"]: db["schema_fingerprint"] for db in dbs}
+        triples = {f"Question {i} about {db['db_id']}?": db["db_id"] for db in dbs for i in range(2)}
+        found = defaultdict(set)
+        for split, rows in split_rows(out).items():
+            for row in rows:
+                question = row["messages"][0]["content"].rsplit("-- ", 1)[1]
+                found[fingerprint[triples[question]]].add(split)
+        assert sum(map(len, found.values())) >= 12 and manifest_of(out)["accounting"]["leakage"]["holds"]
+        return found
+
+    by_fingerprint = sides()
+    assert all(len(s) == 1 for s in by_fingerprint.values()), by_fingerprint
+    assert {s for ss in by_fingerprint.values() for s in ss} == {"train", "validation"}
+    # the old key (repository and path) lets the copies fall on both sides: the test can tell
+    by_file = sides(file="{repo_name}:{path}")
+    assert any(len(s) == 2 for s in by_file.values())
 
 
 def test_input_option_sets_a_source_path(tmp_path, tables_dir):

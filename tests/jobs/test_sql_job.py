@@ -359,3 +359,21 @@ def test_plain_folder_never_reads_through_a_symlink(tmp_path):
     assert [d["path"] for d in databases] == ["shop.sql"]
     assert manifest["counters"]["filter/file_kind/symlink"] == 2
     assert not any("hunter2" in " ".join(d["inserts"]) for d in databases)
+
+
+def test_a_run_without_sql_files_warns_and_strict_fails(tmp_path, folder_run):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "README.md").write_text("# no SQL here\n")
+    (folder / "schema.txt").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
+    out = tmp_path / "out"
+    assert run_cli("sql", "--input", folder, "--output", out, "--quiet") == 0
+    manifest = manifest_of(out)
+    assert manifest["counters"].get("sql/sql_files", 0) == 0
+    assert "no .sql file was read: is --input the right folder or dump?" in manifest["warnings"]
+    assert run_cli("sql", "--input", folder, "--output", out, "--overwrite", "--quiet", "--strict") == 1
+    assert "no .sql file was read: is --input the right folder or dump?" in manifest_of(out)["warnings"]
+    # a run that read .sql files has no such warning
+    _, read_sql, _ = folder_run
+    assert manifest_of(read_sql)["counters"]["sql/sql_files"] > 0
+    assert not any(".sql file" in w for w in manifest_of(read_sql)["warnings"])
