@@ -223,6 +223,16 @@ def test_dockerfile_installs_the_extras_workers_need():
     assert any(r.startswith("python smoke_test.py") and '--extras "${EXTRAS}"' in r for r in runs)
 
 
+def test_dockerfile_installs_the_system_tools_the_workers_run():
+    """git for the commit job's fetch stage, bubblewrap for the instruct job's sandbox."""
+    import re
+
+    final = list(_stages().values())[-1]
+    apt = " ".join(rest for word, rest in final if word == "RUN" and "apt-get install" in rest)
+    packages = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", apt.split("apt-get install", 1)[1].split("&&", 1)[0]))
+    assert {"git", "bubblewrap", "ca-certificates"} <= packages
+
+
 def test_smoke_test_reports_an_extra_that_is_not_installed(monkeypatch):
     import importlib.metadata as metadata
 
