@@ -339,8 +339,10 @@ def write_card(output: str, manifest: dict, plan: Plan) -> None:
               "`near/*`: validation/test rows with a MinHash near-duplicate (Jaccard >= "
               f"{plan.leakage_config.get('threshold')}) in train, found on the written text.", "",
               "## Licences", "", "Rows carry their repository's licence (`license`): "
-              + (", ".join(f"`{x}` ({n:,} rows)" for x, n in sorted(licenses.items())) or "(none recorded)") + ".", "",
-              "## Reading it", "", "```python", "from datasets import load_dataset",
+              + (", ".join(f"`{x}` ({n:,} rows)" for x, n in sorted(licenses.items())) or "(none recorded)") + "."]
+    lines += manifest_io.drop_lines(manifest["counters"])
+    lines += manifest_io.column_lines(output, {t: manifest["tables"][t] for t in tables_out})
+    lines += ["", "## Reading it", "", "```python", "from datasets import load_dataset",
               f"ds = load_dataset('{output}', '{tables_out[0]}')      # or 'parquet' with data_files={{...}}",
               "", "# one rank of a distributed run: whole shards per rank, streamed",
               "from datasets.distributed import split_dataset_by_node",

@@ -141,6 +141,9 @@ def test_two_sources_render_into_the_common_schema(tmp_path, tables_dir):
     card = (out / "README.md").read_text()
     assert "path: examples/train-*.parquet" in card and "path: examples/validation-*.parquet" in card
     assert "| `commits` | commitpack |" in card
+    # what was dropped, and every column of the written tables with its meaning (issue 15.11)
+    assert "## What was dropped" in card and "## Columns" in card and "### `examples/`" in card
+    assert "| `source` |" in card and "a column of the input" not in card.split("### `examples/`")[1]
 
 
 def test_split_keeps_clusters_files_and_repos_on_one_side(tmp_path, tables_dir):
