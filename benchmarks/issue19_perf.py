@@ -3,6 +3,7 @@
     python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job commits \
         --runs 2 --out benchmarks/results/issue19_commits.json
     python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job dedup --runs 2
+    PYTHONPATH=. python benchmarks/issue19_perf.py --signatures
 
 Each run is ``python -m codecorpus.cli JOB ... --quiet`` in a subprocess with the tree first on
 ``PYTHONPATH``; runs of the trees alternate (before, after, before, after …) so a change in the
@@ -71,6 +72,33 @@ def run_once(tree: str, job: str, out: str, extra: list[str]) -> dict:
                          if k.startswith(("read/", "join/", "dedup/", "written/"))}}
 
 
+def bench_signatures(batch_bytes: int = 1 << 20) -> None:
+    """Per-record vs batched MinHash signatures over the sample's blobs (this tree), in-process."""
+    import gzip
+
+    from codecorpus.dedup import minhash as mh
+    from codecorpus.dedup import near
+
+    blobs = [r.get("content") or "" for r in map(json.loads, gzip.open(f"{SAMPLE}/contents.jsonl.gz", "rt"))]
+    hasher = mh.MinHasher()
+    for label, texts in (("blobs", blobs), ("blobs cut to 300 chars", [t[:300] for t in blobs])):
+        started = time.process_time()
+        per_record = [near.signature(hasher, t) for t in texts]
+        middle = time.process_time()
+        batched, batch, size = [], [], 0
+        for t in texts + [None]:
+            if t is None or (batch and size + len(t) > batch_bytes):
+                batched += near.signatures(hasher, batch)
+                batch, size = [], 0
+            if t is not None:
+                batch.append(t)
+                size += len(t)
+        done = time.process_time()
+        assert batched == per_record, "batched signatures differ"
+        print(f"{label}: {len(texts):,} texts, per record {middle - started:.2f} CPU-s, "
+              f"batched ({batch_bytes >> 10} KiB) {done - middle:.2f} CPU-s, identical")
+
+
 def same_parquet(a: str, b: str) -> list[str]:
     """Parquet files that differ (or exist on one side only) between two outputs."""
     left = sorted(p.relative_to(a) for p in pathlib.Path(a).rglob("*.parquet"))
@@ -83,13 +111,18 @@ def same_parquet(a: str, b: str) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tree", action="append", required=True, metavar="NAME=PATH")
+    ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
     ap.add_argument("--job", choices=sorted(JOB_ARGS), default="commits")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--workdir", default="/tmp/issue19_runs")
     ap.add_argument("--out", help="write the results here as JSON")
     ap.add_argument("beam_args", nargs="*", help="after --: more arguments for the job (Beam options)")
+    ap.add_argument("--signatures", action="store_true",
+                    help="only time per-record vs batched MinHash signatures (this tree, in-process)")
     args = ap.parse_args(argv)
+    if args.signatures:
+        bench_signatures()
+        return 0
     trees = dict(t.split("=", 1) for t in args.tree)
     results = {name: [] for name in trees}
     for i in range(args.runs):
@@ -100,10 +133,11 @@ def main(argv=None) -> int:
                   f"peak rss {r['peak_rss_mb']:7.1f} MB  other load {r['other_load_share']:.0%}", flush=True)
     names = list(trees)
     report = {"job": args.job, "beam_args": args.beam_args, "runs": results}
-    if len(names) == 2:
-        report["differing_parquet"] = same_parquet(f"{args.workdir}/{args.job}-{names[0]}",
-                                                   f"{args.workdir}/{args.job}-{names[1]}")
-        print("parquet files that differ:", report["differing_parquet"] or "none")
+    report["differing_parquet"] = {}
+    for name in names[1:]:  # every tree against the first
+        diffs = same_parquet(f"{args.workdir}/{args.job}-{names[0]}", f"{args.workdir}/{args.job}-{name}")
+        report["differing_parquet"][name] = diffs
+        print(f"parquet files of {name} that differ from {names[0]}:", diffs or "none")
     for name in names:
         cpus = sorted(r["cpu_s"] for r in results[name])
         print(f"{name}: median cpu {cpus[len(cpus) // 2]:.2f} s, min {cpus[0]:.2f} s; "
