@@ -30,10 +30,10 @@ SAMPLE = "/work/shared/data/github_repos_sample"
 PYTHON = "/work/main/.venv/bin/python"
 
 JOB_ARGS = {
-    "commits": lambda: ["commits", "--input", SAMPLE],
-    "commits-no-pii": lambda: ["commits", "--input", SAMPLE, "--no-pii"],
-    "dedup": lambda: ["dedup", "--input", f"{SAMPLE}/contents.jsonl.gz", "--text-field", "content",
-                      "--id-field", "id"],
+    "commits": lambda dump: ["commits", "--input", dump],
+    "commits-no-pii": lambda dump: ["commits", "--input", dump, "--no-pii"],
+    "dedup": lambda dump: ["dedup", "--input", f"{dump}/contents.jsonl.gz", "--text-field", "content",
+                           "--id-field", "id"],
 }
 
 
@@ -44,12 +44,12 @@ def cpu_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def run_once(tree: str, job: str, out: str, extra: list[str]) -> dict:
+def run_once(tree: str, job: str, out: str, extra: list[str], dump: str = SAMPLE) -> dict:
     out = str(pathlib.Path(out).resolve())
     shutil.rmtree(out, ignore_errors=True)
     tree = str(pathlib.Path(tree).resolve())
     env = {**os.environ, "PYTHONPATH": tree}
-    cmd = [PYTHON, "-m", "codecorpus.cli", *JOB_ARGS[job](), "--output", out, "--quiet", *extra]
+    cmd = [PYTHON, "-m", "codecorpus.cli", *JOB_ARGS[job](dump), "--output", out, "--quiet", *extra]
     busy0, total0 = cpu_jiffies()
     started = time.monotonic()
     # cwd = the tree: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH.
@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
     ap.add_argument("--job", choices=sorted(JOB_ARGS), default="commits")
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--input", default=SAMPLE, help="the dump (default: the shared sample)")
     ap.add_argument("--workdir", default="/tmp/issue19_runs")
     ap.add_argument("--out", help="write the results here as JSON")
     ap.add_argument("beam_args", nargs="*", help="after --: more arguments for the job (Beam options)")
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
     results = {name: [] for name in trees}
     for i in range(args.runs):
         for name, tree in trees.items():
-            r = run_once(tree, args.job, f"{args.workdir}/{args.job}-{name}", args.beam_args)
+            r = run_once(tree, args.job, f"{args.workdir}/{args.job}-{name}", args.beam_args, args.input)
             results[name].append(r)
             print(f"run {i + 1} {name:>8}: cpu {r['cpu_s']:6.2f} s  wall {r['wall_s']:6.2f} s  "
                   f"peak rss {r['peak_rss_mb']:7.1f} MB  other load {r['other_load_share']:.0%}", flush=True)
