@@ -7,6 +7,8 @@ function of the record, e.g. the lines a commit changes):
     -> KeyAndSign         id, content hash, keep-rule rank, MinHash signature (``Features``);
                           records sharing a long n-gram with an evaluation set are dropped
                                                                             filter/decontaminate/<benchmark>
+                          (signatures in batches of ``near.SIGN_BATCH_BYTES`` of text, bit for bit
+                          the per-record ones)
     -> ExactDedup         one CombinePerKey per content hash keeps the best  filter/exact_dedup/duplicate
     -> NearDedup          the near-duplicate engine (``dedup.near``: band keys -> buckets -> a star
                           per bucket -> edges verified on the signatures' Jaccard estimate) ->
@@ -35,10 +37,10 @@ import xxhash
 
 from codecorpus.core.filters import counter_name
 from codecorpus.core.graph import ConnectedComponents, counted, stats_of_count, stream_join, zero_counters
-from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Route, dead_letter
+from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Route, dead_letter, route_events
 from codecorpus.dedup import minhash as mh
 from codecorpus.dedup.decontaminate import EvalIndex
-from codecorpus.dedup.near import NearDuplicateEdges, NearSettings
+from codecorpus.dedup.near import NearDuplicateEdges, NearSettings, batch_by_bytes, signatures, text_weight
 
 CLUSTERS = "clusters"
 EXACT, NEAR, DECONTAMINATE = "exact_dedup", "near_dedup", "decontaminate"
@@ -73,6 +75,15 @@ class Member(NamedTuple):
     rank: tuple
     id: str
     signature: Optional[bytes]
+
+
+class ToSign(NamedTuple):
+    """A record on its way to the batched signing step: its ``Features`` still lack the
+    signature of ``text``."""
+    id: str
+    record: dict
+    features: Features
+    text: str
 
 
 class Decision(NamedTuple):
@@ -330,20 +341,19 @@ TextOf = Union[str, Callable[[dict], Optional[str]]]
 
 
 class _Prepare:
-    """record -> ``(id, record, Features)``; a counted drop when it shares an n-gram with an
-    evaluation set; ``(id, record, None)`` (kept as it is) when its text is null. A missing or
-    non-string text field, or a missing id, raises (the record is dead-lettered)."""
+    """record -> ``(id, record, Features)`` (near dedup on: a ``ToSign``, for ``_SignBatch``); a
+    counted drop when it shares an n-gram with an evaluation set; ``(id, record, None)`` (kept
+    as it is) when its text is null. A missing or non-string text field, or a missing id, raises
+    (the record is dead-lettered)."""
 
     def __init__(self, text: TextOf, id_field: Optional[str], settings: DedupSettings):
         self.text, self.id_field, self.settings = text, id_field, settings
         self.keep = KeepRule(**settings.keep)
-        self.index = self.hasher = None
+        self.index = None
 
     def setup(self) -> None:
         if self.settings.decontaminate:
             self.index = EvalIndex.from_config(self.settings.decontaminate)
-        if self.settings.near:
-            self.hasher = mh.MinHasher(*self.settings.near.minhash)
 
     def __call__(self, record: dict) -> list:
         text = text_of(record, self.text) if isinstance(self.text, str) else self.text(record)
@@ -355,14 +365,38 @@ class _Prepare:
             if matched:
                 return ([Count(f"decontaminate/{name}/matched") for name in matched]
                         + [Drop(counter_name(DECONTAMINATE, matched[0]))])
-        events = []
         steps = self.settings.exact_normalise
         content = mh.content_hash(text, steps) if steps is not None else None
-        sig = mh.signature_bytes(self.hasher.signature(text)) if self.hasher else None
-        if self.hasher and sig is None:
-            events.append(Count("dedup/near/no_tokens"))
-        events.append((rid, record, Features(content, self.keep.rank(record, text), sig)))
-        return events
+        features = Features(content, self.keep.rank(record, text), None)
+        return [ToSign(rid, record, features, text) if self.settings.near else (rid, record, features)]
+
+
+class _SignBatch(beam.DoFn):
+    """A batch of ``_Prepare``'s outputs -> the same with each ``ToSign``'s signature filled in
+    (``near.signatures``: one NumPy pass for the batch), ``dedup/near/no_tokens`` counted for a
+    text without one; other elements pass as they are."""
+
+    def __init__(self, minhash: tuple[int, int, int]):
+        self.minhash = minhash
+        self.hasher = None
+
+    def setup(self):
+        self.hasher = mh.MinHasher(*self.minhash)
+
+    def process(self, batch):
+        sigs = iter(signatures(self.hasher, [e.text for e in batch if isinstance(e, ToSign)]))
+        for element in batch:
+            if not isinstance(element, ToSign):
+                yield element
+                continue
+            sig = next(sigs)
+            if sig is None:
+                yield from route_events([Count("dedup/near/no_tokens")], "dedup")
+            yield element.id, element.record, element.features._replace(signature=sig)
+
+
+def _sign_weight(element) -> int:
+    return text_weight(element.text if isinstance(element, ToSign) else None)
 
 
 class _RouteWithSetup(Route):
@@ -446,9 +480,14 @@ class Deduplicate(beam.PTransform):
             _Prepare(self.text, id_field, settings), "dedup", table,
             key_of=lambda r: key_of_record(r, id_field),
         )).with_outputs(DEAD_LETTER, STATS, main="kept")
-        keyed = prepared.kept | "KeyRecordById" >> beam.Map(lambda e: (e[0], e[1]))
-        features = prepared.kept | "DedupFeatures" >> beam.FlatMap(lambda e: [(e[0], e[2])] if e[2] is not None else [])
-        stats = [prepared[STATS]]
+        prepared_records, stats = prepared.kept, [prepared[STATS]]
+        if settings.near is not None:
+            signed = (prepared_records | batch_by_bytes("BatchToSign", _sign_weight)
+                      | "SignBatches" >> beam.ParDo(_SignBatch(settings.near.minhash)).with_outputs(STATS, main="kept"))
+            prepared_records = signed.kept
+            stats.append(signed[STATS])
+        keyed = prepared_records | "KeyRecordById" >> beam.Map(lambda e: (e[0], e[1]))
+        features = prepared_records | "DedupFeatures" >> beam.FlatMap(lambda e: [(e[0], e[2])] if e[2] is not None else [])
 
         if settings.exact_normalise is not None:
             exact = features | "ExactDedup" >> ExactDedup()

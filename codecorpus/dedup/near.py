@@ -7,6 +7,7 @@ is a small transform on ``(node, ...)`` pairs, where a node is whatever names a 
 split and row id):
 
     (node, text)         -> SignTexts          (node, signature bytes); too-short texts get none
+                                               (batches of about ``SIGN_BATCH_BYTES`` of text)
     (node, signature)    -> Buckets            (band key, nodes sharing that band): LSH buckets
     buckets              -> CandidateStars     (larger, smaller) edges: a star per bucket
                                                (n - 1 edges, not n^2), giant buckets split
@@ -114,6 +115,30 @@ def signature(hasher: mh.MinHasher, text: Optional[str], short: bool = True) -> 
     return mh.signature_bytes(hasher.signature(text))
 
 
+def signatures(hasher: mh.MinHasher, texts, short: bool = True) -> list[Optional[bytes]]:
+    """``signature`` of each text, bit for bit, computed for the batch in one pass of NumPy."""
+    sigs, has = hasher.signature_matrix(texts, short)
+    rows = sigs.astype("<u4", copy=False)
+    return [rows[i].tobytes() if has[i] else None for i in range(len(texts))]
+
+
+# Texts are signed in batches of about this many characters (``SignBatches``): enough to share
+# NumPy's per-call costs among many short texts, small enough that a batch's arrays stay in
+# cache (1 MiB measured fastest on the shared sample; 4 MiB is slower than 256 KiB).
+SIGN_BATCH_BYTES = 1 << 20
+
+
+def text_weight(text: Optional[str]) -> int:
+    """A text's share of a batch: its length plus a fixed cost, so empty texts batch too."""
+    return 64 + len(text or "")
+
+
+def batch_by_bytes(label: str, weight, max_bytes: int = SIGN_BATCH_BYTES) -> beam.PTransform:
+    """``BatchElements`` bounded by ``weight(element)`` (characters), not by element count."""
+    return label >> beam.BatchElements(min_batch_size=max_bytes, max_batch_size=max_bytes,
+                                       element_size_fn=weight, record_metrics=False)
+
+
 def band_entries(node, sig: bytes, settings: NearSettings) -> list:
     """``(band key, node)`` for each LSH band of a signature."""
     return [(key, node) for key in mh.band_keys(sig, settings.bands, settings.rows)]
@@ -162,7 +187,7 @@ def is_match(sig_a: Optional[bytes], sig_b: Optional[bytes], threshold: float) -
 # --- Beam steps ----------------------------------------------------------------------------------
 
 
-class _SignTexts(beam.DoFn):
+class _SignBatch(beam.DoFn):
     def __init__(self, minhash: tuple[int, int, int], short: bool):
         self.minhash, self.short = minhash, short
         self.hasher = None
@@ -170,22 +195,24 @@ class _SignTexts(beam.DoFn):
     def setup(self):
         self.hasher = mh.MinHasher(*self.minhash)
 
-    def process(self, element):
-        node, text = element
-        sig = signature(self.hasher, text, self.short)
-        if sig is not None:
-            yield node, sig
+    def process(self, batch):
+        for (node, _text), sig in zip(batch, signatures(self.hasher, [text for _node, text in batch], self.short)):
+            if sig is not None:
+                yield node, sig
 
 
 class SignTexts(beam.PTransform):
-    """``(node, text)`` -> ``(node, signature bytes)``; nothing for a text without one."""
+    """``(node, text)`` -> ``(node, signature bytes)``; nothing for a text without one. Signed
+    in batches bounded by ``SIGN_BATCH_BYTES``; each signature is the one ``signature`` gives."""
 
     def __init__(self, settings: NearSettings, short: bool = True):
         super().__init__()
         self.settings, self.short = settings, short
 
     def expand(self, texts):
-        return texts | "Sign" >> beam.ParDo(_SignTexts(self.settings.minhash, self.short))
+        return (texts
+                | batch_by_bytes("BatchTexts", lambda kv: text_weight(kv[1]))
+                | "Sign" >> beam.ParDo(_SignBatch(self.settings.minhash, self.short)))
 
 
 class Buckets(beam.PTransform):

@@ -159,6 +159,8 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     contents = fetch.with_cache(stages.pipeline, contents, config)
     candidates = stages.step(commits, "CommitFilters", lambda c: cp.commit_filter_events(c, commit_chain),
                              "commit_filters", "commits", key_of=lambda c: c.get("commit"))
+    # A semi-join first: only the blobs the candidates name go on to the join's shuffles.
+    contents = stages.take(contents | "KeepRequestedBlobs" >> cp.KeepRequestedBlobs(candidates))
     joined = candidates | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
     commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(
         e, licence_chain, content_chain, fetch.is_enabled(config)), "join_contents", "commits", key_of=lambda e: e[0])

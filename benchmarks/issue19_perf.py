@@ -1,0 +1,154 @@
+"""Issue 19: CPU-seconds and peak memory of a job, run from two source trees back to back.
+
+    python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job commits \
+        --runs 2 --out benchmarks/results/issue19_commits.json
+    python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job dedup --runs 2
+    PYTHONPATH=. python benchmarks/issue19_perf.py --signatures
+
+Each run is ``python -m codecorpus.cli JOB ... --quiet`` in a subprocess with the tree first on
+``PYTHONPATH``; runs of the trees alternate (before, after, before, after …) so a change in the
+machine's load hits both alike. Per run: wall seconds, CPU-seconds (user + sys of the job and
+every process it waited for, from ``os.wait4``), peak RSS (``ru_maxrss``: the largest single
+process), the machine's other load during the run (from ``/proc/stat``: the share of both cores
+busy with anything but this job), and chosen manifest counters. ``--compare`` then ``cmp``s every
+Parquet file of the last run of each tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+SAMPLE = "/work/shared/data/github_repos_sample"
+PYTHON = "/work/main/.venv/bin/python"
+
+JOB_ARGS = {
+    "commits": lambda dump: ["commits", "--input", dump],
+    "commits-no-pii": lambda dump: ["commits", "--input", dump, "--no-pii"],
+    "dedup": lambda dump: ["dedup", "--input", f"{dump}/contents.jsonl.gz", "--text-field", "content",
+                           "--id-field", "id"],
+}
+
+
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    fields = [int(x) for x in pathlib.Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def run_once(tree: str, job: str, out: str, extra: list[str], dump: str = SAMPLE) -> dict:
+    out = str(pathlib.Path(out).resolve())
+    shutil.rmtree(out, ignore_errors=True)
+    tree = str(pathlib.Path(tree).resolve())
+    env = {**os.environ, "PYTHONPATH": tree}
+    cmd = [PYTHON, "-m", "codecorpus.cli", *JOB_ARGS[job](dump), "--output", out, "--quiet", *extra]
+    busy0, total0 = cpu_jiffies()
+    started = time.monotonic()
+    # cwd = the tree: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH.
+    proc = subprocess.Popen(cmd, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    busy1, total1 = cpu_jiffies()
+    stderr = proc.stderr.read().decode("utf-8", "replace")
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd} failed:\n{stderr[-3000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    hz = os.sysconf("SC_CLK_TCK")
+    other = max(0.0, (busy1 - busy0) / hz - cpu) / max(1e-9, (total1 - total0) / hz)
+    manifest = json.loads(pathlib.Path(out, "manifest.json").read_text())
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "user_s": round(usage.ru_utime, 2),
+            "sys_s": round(usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "other_load_share": round(other, 3),
+            "counters": {k: v for k, v in manifest["counters"].items()
+                         if k.startswith(("read/", "join/", "dedup/", "written/"))}}
+
+
+def bench_signatures(batch_bytes: int = 1 << 20) -> None:
+    """Per-record vs batched MinHash signatures over the sample's blobs (this tree), in-process."""
+    import gzip
+
+    from codecorpus.dedup import minhash as mh
+    from codecorpus.dedup import near
+
+    blobs = [r.get("content") or "" for r in map(json.loads, gzip.open(f"{SAMPLE}/contents.jsonl.gz", "rt"))]
+    hasher = mh.MinHasher()
+    for label, texts in (("blobs", blobs), ("blobs cut to 300 chars", [t[:300] for t in blobs])):
+        started = time.process_time()
+        per_record = [near.signature(hasher, t) for t in texts]
+        middle = time.process_time()
+        batched, batch, size = [], [], 0
+        for t in texts + [None]:
+            if t is None or (batch and size + len(t) > batch_bytes):
+                batched += near.signatures(hasher, batch)
+                batch, size = [], 0
+            if t is not None:
+                batch.append(t)
+                size += len(t)
+        done = time.process_time()
+        assert batched == per_record, "batched signatures differ"
+        print(f"{label}: {len(texts):,} texts, per record {middle - started:.2f} CPU-s, "
+              f"batched ({batch_bytes >> 10} KiB) {done - middle:.2f} CPU-s, identical")
+
+
+def same_parquet(a: str, b: str) -> list[str]:
+    """Parquet files that differ (or exist on one side only) between two outputs."""
+    left = sorted(p.relative_to(a) for p in pathlib.Path(a).rglob("*.parquet"))
+    right = sorted(p.relative_to(b) for p in pathlib.Path(b).rglob("*.parquet"))
+    diffs = [str(p) for p in set(left) ^ set(right)]
+    diffs += [str(p) for p in left if p in right and not filecmp.cmp(pathlib.Path(a, p), pathlib.Path(b, p),
+                                                                       shallow=False)]
+    return sorted(diffs)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
+    ap.add_argument("--job", choices=sorted(JOB_ARGS), default="commits")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--input", default=SAMPLE, help="the dump (default: the shared sample)")
+    ap.add_argument("--workdir", default="/tmp/issue19_runs")
+    ap.add_argument("--out", help="write the results here as JSON")
+    ap.add_argument("beam_args", nargs="*", help="after --: more arguments for the job (Beam options)")
+    ap.add_argument("--signatures", action="store_true",
+                    help="only time per-record vs batched MinHash signatures (this tree, in-process)")
+    args = ap.parse_args(argv)
+    if args.signatures:
+        bench_signatures()
+        return 0
+    trees = dict(t.split("=", 1) for t in args.tree)
+    results = {name: [] for name in trees}
+    for i in range(args.runs):
+        for name, tree in trees.items():
+            r = run_once(tree, args.job, f"{args.workdir}/{args.job}-{name}", args.beam_args, args.input)
+            results[name].append(r)
+            print(f"run {i + 1} {name:>8}: cpu {r['cpu_s']:6.2f} s  wall {r['wall_s']:6.2f} s  "
+                  f"peak rss {r['peak_rss_mb']:7.1f} MB  other load {r['other_load_share']:.0%}", flush=True)
+    names = list(trees)
+    report = {"job": args.job, "beam_args": args.beam_args, "runs": results}
+    report["differing_parquet"] = {}
+    for name in names[1:]:  # every tree against the first
+        diffs = same_parquet(f"{args.workdir}/{args.job}-{names[0]}", f"{args.workdir}/{args.job}-{name}")
+        report["differing_parquet"][name] = diffs
+        print(f"parquet files of {name} that differ from {names[0]}:", diffs or "none")
+    for name in names:
+        cpus = sorted(r["cpu_s"] for r in results[name])
+        print(f"{name}: median cpu {cpus[len(cpus) // 2]:.2f} s, min {cpus[0]:.2f} s; "
+              f"max peak rss {max(r['peak_rss_mb'] for r in results[name]):.0f} MB; counters "
+              f"{json.dumps(results[name][-1]['counters'], sort_keys=True)}")
+    if args.out:
+        pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
