@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import fsspec
 
@@ -541,13 +541,15 @@ def _content_records(blob_sources: dict[str, str], readers: dict[str, _ObjectRea
         yield _content_record(object_id, data, max_blob_bytes)
 
 
-def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000) -> Iterator[dict]:
+def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000,
+               name: Optional[str] = None) -> Iterator[dict]:
     """Raw records of one ``github_repos`` table for one repository, shaped exactly as a parsed
-    line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``."""
+    line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``.
+    ``name`` is the ``repo_name`` (default: from the ``origin`` remote, see ``repo_name``)."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
     repo_path = check_repository(repo_path)
-    name = repo_name(repo_path)
+    name = name or repo_name(repo_path)
     if table == "commits":
         yield from _commit_records(repo_path, name)
     elif table == "licenses":
@@ -913,3 +915,61 @@ def fetch_repository(url: str, wants: dict[str, Iterable[str]], directory: str, 
     result.missing_blobs = {b for b in blobs if types[b] != "blob"}
     result.bytes_fetched = budget.check_size()
     return result
+
+
+# --- cloning a remote repository whole (``repos:`` inputs) ---------------------------------------
+#
+# A ``repos:`` input names repositories, not commits: each is cloned on a worker with the same
+# machinery as the blob fetch (one deadline and byte cap per repository, no prompts, the error
+# classified into a reason), then read like a ``git:`` input. Only the default branch is cloned
+# (``git log HEAD`` is all a ``git:`` input reads); with ``history=False`` only its last commit.
+
+CLONE_REASONS = ("repository_not_found", "authentication_required", "timeout", "too_large", "network_error",
+                 "empty_repository")
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a ``user:token@`` part, for anything written down (dead letters, counters)."""
+    return _USERINFO.sub(r"\1", url)
+
+
+@dataclass
+class ClonedRepository:
+    path: str
+    bytes_fetched: int = 0
+
+
+def clone_repository(url: str, directory: str, timeout_seconds: float = 300, max_bytes: int = 2 << 30,
+                     history: bool = True) -> ClonedRepository:
+    """A bare clone of ``url``'s default branch at ``directory`` (created; it must not exist), with
+    its whole history or (``history=False``) its last commit only. A failure raises ``FetchError``
+    with one of ``CLONE_REASONS``."""
+    os.makedirs(directory, exist_ok=False)
+    budget = _Budget(directory, timeout_seconds, max_bytes)
+    args = ["clone", "--quiet", "--bare", "--single-branch", "--no-tags", "--template=", "--no-recurse-submodules"]
+    if not history:
+        args.append("--depth=1")
+    code, stderr = budget.run([*args, "--", url, "."])
+    if code != 0:
+        reason, transient = classify_fetch_error(stderr)
+        raise FetchError(reason, redact_url(_last_lines(stderr)), transient)
+    size = budget.check_size()
+    if _run_git(directory, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}")).returncode != 0:
+        raise FetchError("empty_repository", f"{redact_url(url)} has no commit on its default branch")
+    return ClonedRepository(directory, size)
+
+
+def with_retries(attempt: Callable[[int], object], retries: int, backoff_seconds: float,
+                 sleep: Callable[[float], None] = time.sleep):
+    """``(result or None, FetchError or None, retries used)`` of ``attempt(i)``: a transient
+    ``FetchError`` is retried ``retries`` times, waiting ``backoff_seconds * 2**i`` before try i+1."""
+    for i in range(retries + 1):
+        try:
+            return attempt(i), None, i
+        except FetchError as e:
+            if not e.transient or i == retries:
+                return None, e, i
+            sleep(backoff_seconds * (2 ** i))
+    raise AssertionError("unreachable")
