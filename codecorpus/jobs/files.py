@@ -51,6 +51,8 @@ repositories.
                          `licenses` (BigQuery github_repos exports, or `codecorpus export-git`);
                          a folder without a `files` table is read as plain source files
   git:PATH[,PATH...]     the HEAD of local git repositories (repeat --input for more)
+  repos:FILE             remote repositories listed in FILE (owner/name or git URLs), cloned
+                         on the workers and read like git: inputs
 
 Filters (configure them in the `files.filters` section of --config YAML, disable with
 --disable-filter NAME; The Stack's thresholds by default):

@@ -41,6 +41,8 @@ Build text-to-SQL training data from the .sql files of repositories.
                          `licenses`; a folder without a `files` table is read as plain files
                          (e.g. a directory of .sql files)
   git:PATH[,PATH...]     the HEAD of local git repositories (repeat --input for more)
+  repos:FILE             remote repositories listed in FILE (owner/name or git URLs), cloned
+                         on the workers and read like git: inputs
 
 Each .sql file with CREATE TABLE becomes one database: statements are split per dialect
 (MySQL, PostgreSQL, SQLite, T-SQL GO batches, Oracle / blocks, Db2), tables parsed with sqlglot
