@@ -57,12 +57,14 @@ def table_bytes(output: Path, table: str) -> dict:
     return {p.name: p.read_bytes() for p in sorted((output / table).glob("*.parquet"))}
 
 
-def run_both(job: str, world, tmp_path, *extra) -> tuple[Path, Path, dict]:
-    """The job on ``git:`` inputs of the work trees, then on a repos: list served over HTTP."""
+def run_both(job: str, world, tmp_path, *extra, faults: dict | None = None) -> tuple[Path, Path, dict]:
+    """The job on ``git:`` inputs of the work trees, then on a repos: list served over HTTP
+    (``faults``: HTTP statuses the server answers first, per path prefix)."""
     reference, out = tmp_path / "git", tmp_path / "repos"
     inputs = [a for w in world["work"] for a in ("--input", f"git:{w}")]
     assert run_cli(job, *inputs, "--output", reference, "--quiet", *extra) == 0
     with HttpGit(world["root"] / "served") as http:
+        http.faults.update({k: list(v) for k, v in (faults or {}).items()})
         listing = write_list(tmp_path / "repos.txt", http.url)
         assert run_cli(job, "--input", f"repos:{listing}", "--output", out, "--quiet",
                        "--config", config_for(tmp_path / "c.yaml", http.url), *extra) == 0
@@ -76,7 +78,8 @@ def run_both(job: str, world, tmp_path, *extra) -> tuple[Path, Path, dict]:
     assert dead[0]["error"].startswith("repository_not_found: ") and dead[0]["source"].endswith("repos.txt:5")
     counters = manifest["counters"]
     assert counters["clone/repositories/cloned"] == 2 and counters["clone/repositories/repository_not_found"] == 1
-    assert "clone/retries" not in counters  # a 404 is not retried
+    # a 404 is not retried; a 503 is, with backoff
+    assert counters.get("clone/retries", 0) == sum(len(v) for v in (faults or {}).values())
     assert read_table(reference, "dead_letter") == []
     return reference, out, manifest
 
@@ -85,6 +88,16 @@ def test_files_job_on_repos_equals_git_inputs_of_the_same_repositories(world, tm
     reference, out, manifest = run_both("files", world, tmp_path)
     for table in ("files", "fim", "clusters", "repo_documents"):
         assert table_bytes(out, table) == table_bytes(reference, table), table
+    # worker processes clone and read as the in-memory runner does
+    parallel = tmp_path / "parallel"
+    with HttpGit(world["root"] / "served") as http:
+        assert run_cli("files", "--input", f"repos:{write_list(tmp_path / 'repos.txt', http.url)}", "--output",
+                       parallel, "--quiet", "--config", config_for(tmp_path / "c.yaml", http.url),
+                       "--direct_running_mode=multi_processing", "--direct_num_workers=2") == 0
+    for table in ("files", "fim", "clusters", "repo_documents"):
+        assert table_bytes(parallel, table) == table_bytes(out, table), table
+    where = lambda d: (d["stage"], d["table"], d["key"], d["source"])  # noqa: E731 - the URL names another port
+    assert [where(d) for d in read_table(parallel, "dead_letter")] == [where(d) for d in read_table(out, "dead_letter")]
     rows = read_table(out, "files")
     # LICENSE and src/app.py in each, db/schema.sql in acme/lib; the LICENSE both share is kept once
     assert {r["repo"] for r in rows} == set(REPOS) and len(rows) == 4
@@ -93,7 +106,7 @@ def test_files_job_on_repos_equals_git_inputs_of_the_same_repositories(world, tm
 
 
 def test_commits_job_on_repos_equals_git_inputs_of_the_same_repositories(world, tmp_path):
-    reference, out, manifest = run_both("commits", world, tmp_path)
+    reference, out, manifest = run_both("commits", world, tmp_path, faults={"/acme/lib": [503]})
     for table in ("commitpack", "commitpackft", "instructions", "clusters"):
         assert table_bytes(out, table) == table_bytes(reference, table), table
     assert manifest["tables"]["commitpack"]["rows"] == 8  # 4 single-file changes per repository
