@@ -91,7 +91,8 @@ class RepositoryLine:
     text: str     # the line, credentials removed
 
 
-_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's owner/name characters; "." and ".." are not names (they would walk a URL template's path).
+_OWNER_NAME = re.compile(r"^(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")
 _URL = re.compile(r"^(?:https?|git|ssh|git\+ssh|file)://[^\s]+$", re.IGNORECASE)
 _SCP = re.compile(r"^[^@/\s]+@[^/:\s]+:[^\s]+$")
 _INLINE_COMMENT = re.compile(r"\s+#.*$")

@@ -34,6 +34,7 @@ def settings(**overrides) -> repos.CloneSettings:
 @pytest.mark.parametrize("line,name,url", [
     ("acme/tool", "acme/tool", "https://github.com/acme/tool.git"),
     ("  acme/tool.git  # the CLI\n", "acme/tool", "https://github.com/acme/tool.git"),
+    ("acme/.github", "acme/.github", "https://github.com/acme/.github.git"),
     ("https://github.com/acme/tool", "acme/tool", "https://github.com/acme/tool"),
     ("git://127.0.0.1:9418/acme/tool.git", "acme/tool", "git://127.0.0.1:9418/acme/tool.git"),
     ("ssh://git@example.org:2222/team/app.git", "team/app", "ssh://git@example.org:2222/team/app.git"),
@@ -51,7 +52,8 @@ def test_blank_and_comment_lines_name_nothing(line):
     assert repos.parse_line(line, TEMPLATE) is None
 
 
-@pytest.mark.parametrize("line", ["acme", "acme/tool/extra", "not a repo", "ftp://example.org/a/b", "acme/to ol"])
+@pytest.mark.parametrize("line", ["acme", "acme/tool/extra", "not a repo", "ftp://example.org/a/b", "acme/to ol",
+                                  "../etc", "acme/..", "./x", "ext::sh -c touch% /tmp/x"])
 def test_a_line_that_names_no_repository_is_an_error(line):
     with pytest.raises(ValueError, match="not a repository"):
         repos.parse_line(line, TEMPLATE)
