@@ -927,12 +927,13 @@ def fetch_repository(url: str, wants: dict[str, Iterable[str]], directory: str, 
 CLONE_REASONS = ("repository_not_found", "authentication_required", "timeout", "too_large", "network_error",
                  "empty_repository")
 
-_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]*@", re.IGNORECASE)
 
 
-def redact_url(url: str) -> str:
-    """``url`` without a ``user:token@`` part, for anything written down (dead letters, counters)."""
-    return _USERINFO.sub(r"\1", url)
+def redact_url(text: str) -> str:
+    """``text`` with the ``user:token@`` part of every URL in it removed, for anything written
+    down (dead letters, counters): a list line, or git's error naming the URL."""
+    return _USERINFO.sub(r"\1", text)
 
 
 @dataclass

@@ -69,6 +69,9 @@ def test_credentials_never_reach_what_is_written_down():
     assert entry.url == "https://bot:s3cret@example.org/acme/tool.git"  # git needs them
     assert "s3cret" not in entry.text and entry.text == "https://example.org/acme/tool.git"
     assert gitio.redact_url("git://tok@h/a/b") == "git://h/a/b"
+    assert gitio.redact_url("fatal: repository 'https://u:pw@h.org/a/b/' not found") == (
+        "fatal: repository 'https://h.org/a/b/' not found")
+    assert gitio.redact_url("ssh://git@example.org/a/b") == "ssh://example.org/a/b"
 
 
 def test_the_list_is_counted_and_bad_lines_are_dead_letters(tmp_path):
