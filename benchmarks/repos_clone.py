@@ -3,8 +3,8 @@
 Serves ``../shared/data/git/*.tar`` with ``git daemon`` on 127.0.0.1 and
 
 1. clones each repository as the ``repos:`` stage does (``io.git.clone_repository``), with its
-   whole history (the ``commits`` job) and its last commit only (``files``, ``sql``): seconds and
-   bytes of the object store;
+   whole history (the ``commits`` job), its last commit only (``files``) and its last commit with
+   only the ``.sql`` (and licence, symlink) blobs (``sql``): seconds and bytes of the object store;
 2. runs ``codecorpus sql`` (or ``--job files``) on a ``repos:`` list of them and on ``git:`` inputs
    of the same bare repositories, and says whether every table but ``dead_letter`` is byte-identical.
 
@@ -59,14 +59,16 @@ def main() -> None:
     print("| repository | history | seconds | bytes |\n|---|---|---:|---:|")
     with git_daemon(work / "served") as url:
         for name in names:
-            for history in (True, False):
-                target = work / "clones" / f"{name.replace('/', '+')}-{history}"
+            for mode, history, wanted in (("whole", True, None), ("last commit", False, None),
+                                          ("last commit, .sql blobs", False, lambda p: p.lower().endswith(".sql"))):
+                target = work / "clones" / f"{name.replace('/', '+')}-{mode.replace(' ', '_')}"
                 started = time.monotonic()
                 try:
-                    got = f"{gitio.clone_repository(f'{url}/{name}', str(target), 300, 4 << 30, history).bytes_fetched:,}"
+                    cloned = gitio.clone_repository(f"{url}/{name}", str(target), 300, 4 << 30, history, wanted)
+                    got = f"{cloned.bytes_fetched:,}"
                 except gitio.FetchError as e:  # the shared histories are partial clones: old blobs are missing
                     got = f"failed: {e.reason}"
-                print(f"| {name} | {'whole' if history else 'last commit'} | {time.monotonic() - started:.2f} | {got} |")
+                print(f"| {name} | {mode} | {time.monotonic() - started:.2f} | {got} |")
         listing = work / "repos.txt"
         listing.write_text("".join(f"{name}\n" for name in names))
         config = work / "remote.yaml"

@@ -542,10 +542,12 @@ def _content_records(blob_sources: dict[str, str], readers: dict[str, _ObjectRea
 
 
 def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000,
-               name: Optional[str] = None) -> Iterator[dict]:
+               name: Optional[str] = None, present_only: bool = False) -> Iterator[dict]:
     """Raw records of one ``github_repos`` table for one repository, shaped exactly as a parsed
     line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``.
-    ``name`` is the ``repo_name`` (default: from the ``origin`` remote, see ``repo_name``)."""
+    ``name`` is the ``repo_name`` (default: from the ``origin`` remote, see ``repo_name``);
+    ``present_only``: ``contents`` of the blobs the repository holds (a partial clone of ours),
+    where otherwise a missing blob is an error."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
     repo_path = check_repository(repo_path)
@@ -561,6 +563,9 @@ def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000,
                 yield from files
                 return
             blob_ids = _blob_ids_of_differences(_commit_records(repo_path, name)) | _blob_ids_of_files(files)
+            if present_only:
+                types = _object_types(repo_path, blob_ids)
+                blob_ids = {b for b in blob_ids if types[b] == "blob"}
             yield from _content_records(dict.fromkeys(blob_ids, repo_path), {repo_path: reader}, max_blob_bytes)
 
 
@@ -781,7 +786,8 @@ class _Budget:
         return size
 
 
-def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[int]) -> tuple[set, str]:
+def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[int],
+               options: tuple = ()) -> tuple[set, str]:
     """Fetches objects by id, setting aside each id the server says it lacks ("not our ref")
     and retrying the rest. Returns ``(ids the server lacks, stderr of the last attempt)``; a
     refusal of unadvertised ids or any other failure raises ``FetchError`` (reason "unadvertised"
@@ -790,8 +796,8 @@ def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[
     pending = list(ids)
     stderr = ""
     while pending:
-        args = ["-c", "remote.origin.promisor=true", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-                "--recurse-submodules=no", "--no-auto-gc"]
+        args = [*options, "-c", "remote.origin.promisor=true", "fetch", "--quiet", "--no-tags",
+                "--no-write-fetch-head", "--recurse-submodules=no", "--no-auto-gc"]
         if filtered:
             args.append("--filter=blob:none")
         if depth:
@@ -943,23 +949,58 @@ class ClonedRepository:
 
 
 def clone_repository(url: str, directory: str, timeout_seconds: float = 300, max_bytes: int = 2 << 30,
-                     history: bool = True) -> ClonedRepository:
+                     history: bool = True, wanted_path: Optional[Callable[[str], bool]] = None) -> ClonedRepository:
     """A bare clone of ``url``'s default branch at ``directory`` (created; it must not exist), with
     its whole history or (``history=False``) its last commit only. A failure raises ``FetchError``
-    with one of ``CLONE_REASONS``."""
+    with one of ``CLONE_REASONS``.
+
+    ``wanted_path`` (last commit only): the commit and its trees first, without blobs, then in one
+    fetch the blobs of the paths it accepts, of symlinks (their target is read) and of the
+    top-level licence files; a server that refuses filters or blob ids gets the whole last commit.
+    The clone is left an ordinary repository (no promisor remote): reading a blob it lacks says
+    "missing", never fetches it."""
     os.makedirs(directory, exist_ok=False)
     budget = _Budget(directory, timeout_seconds, max_bytes)
     args = ["clone", "--quiet", "--bare", "--single-branch", "--no-tags", "--template=", "--no-recurse-submodules"]
     if not history:
         args.append("--depth=1")
-    code, stderr = budget.run([*args, "--", url, "."])
+    partial = wanted_path is not None and not history
+    code, stderr = budget.run([*args, *(["--filter=blob:none"] if partial else []), "--", url, "."])
     if code != 0:
         reason, transient = classify_fetch_error(stderr)
         raise FetchError(reason, redact_url(_last_lines(stderr)), transient)
-    size = budget.check_size()
+    if partial:
+        _forget_promisor(directory)
     if _run_git(directory, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}")).returncode != 0:
         raise FetchError("empty_repository", f"{redact_url(url)} has no commit on its default branch")
-    return ClonedRepository(directory, size)
+    if partial and _FILTER_REFUSED not in stderr.lower():
+        wanted = sorted({object_id for mode, object_type, object_id, path in _head_tree(directory)
+                         if object_type == "blob" and (wanted_path(path) or mode == SYMLINK_MODE
+                                                       or ("/" not in path and path.lower() in LICENSE_FILE_NAMES))})
+        types = _object_types(directory, wanted)
+        needed = [b for b in wanted if types[b] is None]
+        try:
+            if needed:  # no "have"s: the server would leave out every blob of the commit we have
+                _fetch_ids(budget, needed, filtered=True, depth=None, options=("-c", "fetch.negotiationAlgorithm=noop"))
+        except FetchError as e:
+            if e.reason != "unadvertised":
+                raise
+            code, stderr = budget.run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1",
+                                       "--recurse-submodules=no", "--refetch", "origin", "HEAD"])
+            if code != 0:
+                reason, transient = classify_fetch_error(stderr)
+                raise FetchError(reason, redact_url(_last_lines(stderr)), transient)
+        _forget_promisor(directory)
+    return ClonedRepository(directory, budget.check_size())
+
+
+def _forget_promisor(path: str) -> None:
+    """A ``--filter`` clone marks origin a promisor remote, so a read of a missing object would
+    fetch it lazily (one round trip per blob, under no deadline): make it an ordinary repository."""
+    _forget_partial_clone(path)
+    for key in ("extensions.partialclone", "remote.origin.promisor"):
+        subprocess.run(["git", "-C", path, "config", "--unset-all", key], capture_output=True, env=_git_env(),
+                       check=False)
 
 
 def with_retries(attempt: Callable[[int], object], retries: int, backoff_seconds: float,

@@ -205,7 +205,8 @@ class ReadRepositoryFiles(beam.PTransform):
                                .with_outputs(DEAD_LETTER, STATS, main="kept"))
         keep_path = self.keep_path
         entries = ledger.take(
-            ledger.take(pbegin | "ReadFilesTable" >> ReadTable(spec, "files", self.config, queries=self.queries))
+            ledger.take(pbegin | "ReadFilesTable" >> ReadTable(spec, "files", self.config, queries=self.queries,
+                                                                  keep_path=self.keep_path))
             | "DropLinksAndPaths" >> routed(lambda r: file_kind_drop(r, keep_path), "file_filters", "files",
                                             key_of=file_key))
         licenses = ledger.take(pbegin | "ReadLicenses" >> ReadTable(spec, "licenses", self.config, required=False,

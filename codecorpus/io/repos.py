@@ -19,7 +19,9 @@ comments are ignored. The pipeline:
                      them (``sources.git_table_events``); the clone is removed
 
 The job's first table decides the family and so the depth: ``commits`` clones the whole history
-of the default branch, ``files`` (the ``files`` and ``sql`` jobs) only its last commit.
+of the default branch, ``files`` (the ``files`` and ``sql`` jobs) only its last commit; a job that
+keeps only some paths (``sql``: ``.sql`` files) gets only their blobs (and those of symlinks and
+licence files), in a partial clone (``io.git.clone_repository``'s ``wanted_path``).
 
 Counters: ``clone/repositories/<outcome>`` (``cloned`` or a reason), ``clone/bytes``,
 ``clone/retries``. Accounting (``repositories_identity``): every list line is cloned, a
@@ -176,14 +178,26 @@ def _worker_slots(concurrency: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(concurrency)
 
 
+class WantedPath:
+    """``keep_path`` (path -> drop reason or None) as the clone's ``wanted_path`` (path -> bool)."""
+
+    def __init__(self, keep_path):
+        self.keep_path = keep_path
+
+    def __call__(self, path: str) -> bool:
+        return self.keep_path(path) is None
+
+
 def clone_with_retries(entry: RepositoryLine, directory: str, settings: CloneSettings, history: bool,
-                       cloner=git.clone_repository, sleep=time.sleep):
-    """``(ClonedRepository or None, FetchError or None, retries used)``; each try in a fresh folder."""
+                       cloner=git.clone_repository, sleep=time.sleep, keep_path=None):
+    """``(ClonedRepository or None, FetchError or None, retries used)``; each try in a fresh folder.
+    With ``keep_path`` (last commit only) just the blobs of the paths it keeps are cloned."""
+    wanted = WantedPath(keep_path) if keep_path is not None and not history else None
 
     def attempt(i: int):
         target = os.path.join(directory, f"try-{i}")
         try:
-            return cloner(entry.url, target, settings.timeout_seconds, settings.max_bytes, history)
+            return cloner(entry.url, target, settings.timeout_seconds, settings.max_bytes, history, wanted)
         except git.FetchError:
             shutil.rmtree(target, ignore_errors=True)
             raise
@@ -192,15 +206,15 @@ def clone_with_retries(entry: RepositoryLine, directory: str, settings: CloneSet
 
 
 def repository_events(entry: RepositoryLine, tables: tuple, settings: CloneSettings, workdir: str,
-                      cloner=git.clone_repository, sleep=time.sleep) -> Iterator:
+                      cloner=git.clone_repository, sleep=time.sleep, keep_path=None) -> Iterator:
     """``(table, event)`` pairs for one repository: the records of each of ``tables`` read from
     its clone, or (under ``tables[0]``) the dead letter of a clone that failed, and the counts."""
     primary = tables[0]
     directory = tempfile.mkdtemp(prefix="repo-", dir=workdir)
     try:
         with _worker_slots(settings.concurrency):  # the network part only; reading is local
-            cloned, error, retries = clone_with_retries(entry, directory, settings, primary in NEEDS_HISTORY,
-                                                        cloner, sleep)
+            history = primary in NEEDS_HISTORY
+            cloned, error, retries = clone_with_retries(entry, directory, settings, history, cloner, sleep, keep_path)
         if retries:
             yield primary, Count("clone/retries", retries)
         if error is not None:
@@ -212,7 +226,8 @@ def repository_events(entry: RepositoryLine, tables: tuple, settings: CloneSetti
         yield primary, Count("clone/bytes", cloned.bytes_fetched)
         source = f"repos:{git.redact_url(entry.url)}"
         for table in tables:
-            for event in git_table_events(cloned.path, table, name=entry.name, source=source):
+            for event in git_table_events(cloned.path, table, name=entry.name, source=source,
+                                          present_only=keep_path is not None and not history):
                 yield table, event
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -250,8 +265,8 @@ class CloneAndRead(beam.DoFn):
     """A repository entry -> the records of its tables, each table on its own tagged outputs.
     Clones live in a temporary folder of the worker, each removed once read."""
 
-    def __init__(self, tables: tuple, settings: CloneSettings):
-        self.tables, self.settings = tables, settings
+    def __init__(self, tables: tuple, settings: CloneSettings, keep_path=None):
+        self.tables, self.settings, self.keep_path = tables, settings, keep_path
 
     def setup(self):
         self._workdir = tempfile.mkdtemp(prefix="codecorpus-clone-")
@@ -261,7 +276,8 @@ class CloneAndRead(beam.DoFn):
 
     def process(self, entry):
         tags = output_tags(self.tables)
-        for table, event in repository_events(entry, self.tables, self.settings, self._workdir):
+        for table, event in repository_events(entry, self.tables, self.settings, self._workdir,
+                                                  keep_path=self.keep_path):
             yield from _retag(route_events([event], f"read {table}"), tags[table])
 
 
@@ -269,9 +285,9 @@ class ReadRepositories(beam.PTransform):
     """Repository lists -> ``{table: {"kept", "dead_letter", "stats"}}`` for each of ``tables``;
     the list's and the clones' own dead letters and counts are in the first table's."""
 
-    def __init__(self, list_paths: list, tables: tuple, config: dict):
+    def __init__(self, list_paths: list, tables: tuple, config: dict, keep_path=None):
         super().__init__()
-        self.list_paths, self.tables = list_paths, tuple(tables)
+        self.list_paths, self.tables, self.keep_path = list_paths, tuple(tables), keep_path
         self.settings = CloneSettings.from_config(config)  # a bad remote fails here, on the launcher
 
     def expand(self, pbegin):
@@ -286,7 +302,7 @@ class ReadRepositories(beam.PTransform):
         duplicates = (unique | "OnlyCounts" >> beam.Filter(lambda e: isinstance(e, Count))
                       | "DuplicateCounts" >> beam.Map(lambda c: (c.counter, c.value)))
         tags = output_tags(self.tables)
-        cloned = entries | "CloneAndRead" >> beam.ParDo(CloneAndRead(self.tables, self.settings)
+        cloned = entries | "CloneAndRead" >> beam.ParDo(CloneAndRead(self.tables, self.settings, self.keep_path)
                                                         ).with_outputs(*[tag for t in tags.values() for tag in t.values()])
         outputs = {t: {kind: cloned[tag] for kind, tag in tags[t].items()} for t in self.tables}
         primary = outputs[self.tables[0]]

@@ -92,14 +92,15 @@ class _ReadDumpFile(beam.DoFn):
                                 f"read {self.table}: {path}")
 
 
-def git_table_events(repo_path: str, table: str, name: str | None = None, source: str | None = None):
+def git_table_events(repo_path: str, table: str, name: str | None = None, source: str | None = None,
+                     present_only: bool = False):
     """Normalised records of one table of a local git repository (see ``io.git``); ``name`` is
     its ``repo_name`` (default: from its origin remote), ``source`` what dead letters name."""
     from codecorpus.io import git
 
     source = source or f"git:{repo_path}"
     read = 0
-    for raw in git.iter_table(repo_path, table, name=name):
+    for raw in git.iter_table(repo_path, table, name=name, present_only=present_only):
         read += 1
         try:
             record = normalise(table, raw)
@@ -143,10 +144,14 @@ class ReadTable(beam.PTransform):
     Returns a tuple-like with ``kept``, ``dead_letter`` and ``stats`` outputs.
     """
 
-    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True, queries: dict | None = None):
+    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True, queries: dict | None = None,
+                 keep_path=None):
         super().__init__()
         # bq: inputs need the job's SQL for the table: ``queries`` maps table -> fn(dataset, config).
         self.queries = queries or {}
+        # repos: inputs: a job that keeps only some paths (fn(path) -> drop reason or None) gets only
+        # their blobs cloned; the others' entries are dropped by that job before any join anyway.
+        self.keep_path = keep_path
         self.spec = spec
         self.table = table
         self.config = config
@@ -196,7 +201,7 @@ class ReadTable(beam.PTransform):
                 raise ValueError(f"a repos: input is read starting with one of {', '.join(TABLE_FAMILIES)} "
                                  f"(it decides how much history is cloned), not {self.table!r}")
             shared = pbegin | "CloneRepositories" >> ReadRepositories(
-                list(self.spec.paths), TABLE_FAMILIES[self.table], self.config)
+                list(self.spec.paths), TABLE_FAMILIES[self.table], self.config, self.keep_path)
             self.spec._clones[pbegin.pipeline] = shared
         if self.table not in shared:
             raise ValueError(f"this job's repos: input clones {', '.join(shared)}, not {self.table!r}")

@@ -232,3 +232,35 @@ def test_the_repositories_identity():
                 "dead_letter/repositories/parse": 1, "dead_letter/repositories/clone_repository": 1}
     assert repos.repositories_identity(counters, {})["holds"]
     assert not repos.repositories_identity({**counters, "read/repositories": 6}, {})["holds"]
+
+
+def _blobs_in(repo: str) -> set:
+    import subprocess
+
+    out = subprocess.run(["git", "-C", repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    return {line.split()[0] for line in out if line.endswith(" blob")}
+
+
+@pytest.mark.parametrize("allow_filter", [True, False])
+def test_a_path_filter_clones_only_the_blobs_it_keeps(served, tmp_path, allow_filter):
+    head = {f["path"]: f["id"] for f in records(served["work"], "files")}
+    with git_daemon(served["root"], allow_filter=allow_filter) as url:
+        whole = gitio.clone_repository(f"{url}/acme/tool", str(tmp_path / "w"), 20, 1 << 30, history=False)
+        partial = gitio.clone_repository(f"{url}/acme/tool", str(tmp_path / "p"), 20, 1 << 30, history=False,
+                                         wanted_path=lambda path: path.endswith(".py"))
+        only_licence = gitio.clone_repository(f"{url}/acme/tool", str(tmp_path / "l"), 20, 1 << 30, history=False,
+                                              wanted_path=lambda path: path.endswith(".sql"))
+    # the server is gone: nothing below may try to fetch (no promisor remote left behind)
+    assert records(only_licence.path, "files", "acme/tool") == records(served["work"], "files")
+    if allow_filter:
+        assert _blobs_in(only_licence.path) == {head["LICENSE"]}  # licence files always: license_of reads them
+        assert _blobs_in(partial.path) == set(head.values())
+    else:  # a server that refuses filters sends the whole last commit
+        assert _blobs_in(only_licence.path) == set(head.values()) == _blobs_in(whole.path)
+    present = list(gitio.iter_table(only_licence.path, "contents", name="acme/tool", present_only=True))
+    assert {c["id"] for c in present} == _blobs_in(only_licence.path)
+    assert records(only_licence.path, "licenses", "acme/tool") == records(served["work"], "licenses")
+    if allow_filter:  # without present_only a blob the partial clone lacks is an error, not a lazy fetch
+        with pytest.raises(gitio.GitError, match="missing"):
+            list(gitio.iter_table(only_licence.path, "contents", name="acme/tool"))

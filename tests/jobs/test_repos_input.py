@@ -118,6 +118,8 @@ def test_sql_job_on_repos_equals_git_inputs_of_the_same_repositories(world, tmp_
     for table in ("sql_databases", "sql_triples", "sql_test_suites"):
         assert table_bytes(out, table) == table_bytes(reference, table), table
     assert manifest["tables"]["sql_databases"]["rows"] == 1 and manifest["tables"]["sql_triples"]["rows"] > 0
+    # only the .sql and licence blobs were cloned: 2 LICENSEs and db/schema.sql, not the 2 src/app.py
+    assert manifest["counters"]["read/contents"] == 3 and manifest["counters"]["read/files"] == 5
 
 
 class _Built(Exception):
