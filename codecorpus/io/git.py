@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import fsspec
 
@@ -541,13 +541,17 @@ def _content_records(blob_sources: dict[str, str], readers: dict[str, _ObjectRea
         yield _content_record(object_id, data, max_blob_bytes)
 
 
-def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000) -> Iterator[dict]:
+def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000,
+               name: Optional[str] = None, present_only: bool = False) -> Iterator[dict]:
     """Raw records of one ``github_repos`` table for one repository, shaped exactly as a parsed
-    line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``."""
+    line of a BigQuery NDJSON export: ``commits``, ``contents``, ``licenses`` or ``files``.
+    ``name`` is the ``repo_name`` (default: from the ``origin`` remote, see ``repo_name``);
+    ``present_only``: ``contents`` of the blobs the repository holds (a partial clone of ours),
+    where otherwise a missing blob is an error."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
     repo_path = check_repository(repo_path)
-    name = repo_name(repo_path)
+    name = name or repo_name(repo_path)
     if table == "commits":
         yield from _commit_records(repo_path, name)
     elif table == "licenses":
@@ -559,6 +563,9 @@ def iter_table(repo_path: str, table: str, max_blob_bytes: int = 1_000_000) -> I
                 yield from files
                 return
             blob_ids = _blob_ids_of_differences(_commit_records(repo_path, name)) | _blob_ids_of_files(files)
+            if present_only:
+                types = _object_types(repo_path, blob_ids)
+                blob_ids = {b for b in blob_ids if types[b] == "blob"}
             yield from _content_records(dict.fromkeys(blob_ids, repo_path), {repo_path: reader}, max_blob_bytes)
 
 
@@ -779,7 +786,8 @@ class _Budget:
         return size
 
 
-def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[int]) -> tuple[set, str]:
+def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[int],
+               options: tuple = ()) -> tuple[set, str]:
     """Fetches objects by id, setting aside each id the server says it lacks ("not our ref")
     and retrying the rest. Returns ``(ids the server lacks, stderr of the last attempt)``; a
     refusal of unadvertised ids or any other failure raises ``FetchError`` (reason "unadvertised"
@@ -788,8 +796,8 @@ def _fetch_ids(budget: _Budget, ids: list[str], filtered: bool, depth: Optional[
     pending = list(ids)
     stderr = ""
     while pending:
-        args = ["-c", "remote.origin.promisor=true", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-                "--recurse-submodules=no", "--no-auto-gc"]
+        args = [*options, "-c", "remote.origin.promisor=true", "fetch", "--quiet", "--no-tags",
+                "--no-write-fetch-head", "--recurse-submodules=no", "--no-auto-gc"]
         if filtered:
             args.append("--filter=blob:none")
         if depth:
@@ -913,3 +921,97 @@ def fetch_repository(url: str, wants: dict[str, Iterable[str]], directory: str, 
     result.missing_blobs = {b for b in blobs if types[b] != "blob"}
     result.bytes_fetched = budget.check_size()
     return result
+
+
+# --- cloning a remote repository whole (``repos:`` inputs) ---------------------------------------
+#
+# A ``repos:`` input names repositories, not commits: each is cloned on a worker with the same
+# machinery as the blob fetch (one deadline and byte cap per repository, no prompts, the error
+# classified into a reason), then read like a ``git:`` input. Only the default branch is cloned
+# (``git log HEAD`` is all a ``git:`` input reads); with ``history=False`` only its last commit.
+
+CLONE_REASONS = ("repository_not_found", "authentication_required", "timeout", "too_large", "network_error",
+                 "empty_repository")
+
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/@\s'\"]*@", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the ``user:token@`` part of every URL in it removed, for anything written
+    down (dead letters, counters): a list line, or git's error naming the URL."""
+    return _USERINFO.sub(r"\1", text)
+
+
+@dataclass
+class ClonedRepository:
+    path: str
+    bytes_fetched: int = 0
+
+
+def clone_repository(url: str, directory: str, timeout_seconds: float = 300, max_bytes: int = 2 << 30,
+                     history: bool = True, wanted_path: Optional[Callable[[str], bool]] = None) -> ClonedRepository:
+    """A bare clone of ``url``'s default branch at ``directory`` (created; it must not exist), with
+    its whole history or (``history=False``) its last commit only. A failure raises ``FetchError``
+    with one of ``CLONE_REASONS``.
+
+    ``wanted_path`` (last commit only): the commit and its trees first, without blobs, then in one
+    fetch the blobs of the paths it accepts, of symlinks (their target is read) and of the
+    top-level licence files; a server that refuses filters or blob ids gets the whole last commit.
+    The clone is left an ordinary repository (no promisor remote): reading a blob it lacks says
+    "missing", never fetches it."""
+    os.makedirs(directory, exist_ok=False)
+    budget = _Budget(directory, timeout_seconds, max_bytes)
+    args = ["clone", "--quiet", "--bare", "--single-branch", "--no-tags", "--template=", "--no-recurse-submodules"]
+    if not history:
+        args.append("--depth=1")
+    partial = wanted_path is not None and not history
+    code, stderr = budget.run([*args, *(["--filter=blob:none"] if partial else []), "--", url, "."])
+    if code != 0:
+        reason, transient = classify_fetch_error(stderr)
+        raise FetchError(reason, redact_url(_last_lines(stderr)), transient)
+    if partial:
+        _forget_promisor(directory)
+    if _run_git(directory, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}")).returncode != 0:
+        raise FetchError("empty_repository", f"{redact_url(url)} has no commit on its default branch")
+    if partial and _FILTER_REFUSED not in stderr.lower():
+        wanted = sorted({object_id for mode, object_type, object_id, path in _head_tree(directory)
+                         if object_type == "blob" and (wanted_path(path) or mode == SYMLINK_MODE
+                                                       or ("/" not in path and path.lower() in LICENSE_FILE_NAMES))})
+        types = _object_types(directory, wanted)
+        needed = [b for b in wanted if types[b] is None]
+        try:
+            if needed:  # no "have"s: the server would leave out every blob of the commit we have
+                _fetch_ids(budget, needed, filtered=True, depth=None, options=("-c", "fetch.negotiationAlgorithm=noop"))
+        except FetchError as e:
+            if e.reason != "unadvertised":
+                raise
+            code, stderr = budget.run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1",
+                                       "--recurse-submodules=no", "--refetch", "origin", "HEAD"])
+            if code != 0:
+                reason, transient = classify_fetch_error(stderr)
+                raise FetchError(reason, redact_url(_last_lines(stderr)), transient)
+        _forget_promisor(directory)
+    return ClonedRepository(directory, budget.check_size())
+
+
+def _forget_promisor(path: str) -> None:
+    """A ``--filter`` clone marks origin a promisor remote, so a read of a missing object would
+    fetch it lazily (one round trip per blob, under no deadline): make it an ordinary repository."""
+    _forget_partial_clone(path)
+    for key in ("extensions.partialclone", "remote.origin.promisor"):
+        subprocess.run(["git", "-C", path, "config", "--unset-all", key], capture_output=True, env=_git_env(),
+                       check=False)
+
+
+def with_retries(attempt: Callable[[int], object], retries: int, backoff_seconds: float,
+                 sleep: Callable[[float], None] = time.sleep):
+    """``(result or None, FetchError or None, retries used)`` of ``attempt(i)``: a transient
+    ``FetchError`` is retried ``retries`` times, waiting ``backoff_seconds * 2**i`` before try i+1."""
+    for i in range(retries + 1):
+        try:
+            return attempt(i), None, i
+        except FetchError as e:
+            if not e.transient or i == retries:
+                return None, e, i
+            sleep(backoff_seconds * (2 ** i))
+    raise AssertionError("unreachable")

@@ -189,9 +189,11 @@ class ReadRepositoryFiles(beam.PTransform):
     """Input -> file records with content and licence; dead letters and counters go to ``ledger``."""
 
     def __init__(self, spec: InputSpec, config: dict, ledger: Ledger,
-                 keep_path: Optional[Callable[[str], Optional[str]]] = None, max_bytes: int = 10_000_000):
+                 keep_path: Optional[Callable[[str], Optional[str]]] = None, max_bytes: int = 10_000_000,
+                 queries: Optional[dict] = None):
         super().__init__()
         self.spec, self.config, self.ledger = spec, config, ledger
+        self.queries = queries  # bq: inputs: table -> fn(dataset, config) -> SQL (e.g. files.pushdown)
         self.keep_path, self.max_bytes = keep_path, max_bytes
 
     def expand(self, pbegin):
@@ -203,11 +205,14 @@ class ReadRepositoryFiles(beam.PTransform):
                                .with_outputs(DEAD_LETTER, STATS, main="kept"))
         keep_path = self.keep_path
         entries = ledger.take(
-            ledger.take(pbegin | "ReadFilesTable" >> ReadTable(spec, "files", self.config))
+            ledger.take(pbegin | "ReadFilesTable" >> ReadTable(spec, "files", self.config, queries=self.queries,
+                                                                  keep_path=self.keep_path))
             | "DropLinksAndPaths" >> routed(lambda r: file_kind_drop(r, keep_path), "file_filters", "files",
                                             key_of=file_key))
-        licenses = ledger.take(pbegin | "ReadLicenses" >> ReadTable(spec, "licenses", self.config, required=False))
-        contents = ledger.take(pbegin | "ReadContents" >> ReadTable(spec, "contents", self.config, required=False))
+        licenses = ledger.take(pbegin | "ReadLicenses" >> ReadTable(spec, "licenses", self.config, required=False,
+                                                                queries=self.queries))
+        contents = ledger.take(pbegin | "ReadContents" >> ReadTable(spec, "contents", self.config, required=False,
+                                                                queries=self.queries))
         licence_answers = (
             {"request": entries | "RequestLicences" >> beam.Map(lambda e: (e["repo_name"], file_key(e))),
              "licence": licenses | "KeyLicenceByRepo" >> beam.Map(lambda r: (r["repo_name"], r["license"]))}

@@ -2,6 +2,8 @@
 
 - a dump folder or fsspec URL (``out/dump``, ``gs://bucket/dump``): BigQuery exports;
 - ``git:PATH`` (repeatable, or comma-separated): local git repositories, read directly;
+- ``repos:FILE`` (repeatable): a list of remote repositories, cloned on the workers and then read
+  like ``git:`` inputs (``io.repos``);
 - ``bq:PROJECT.DATASET`` / ``bq:public``: live BigQuery, filters pushed down into SQL.
 
 Every source yields the same normalised records, dead letters and ``read/<table>`` counts.
@@ -21,9 +23,12 @@ from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, rout
 
 @dataclass(frozen=True)
 class InputSpec:
-    kind: str  # "dump" | "git" | "bigquery"
-    paths: tuple = field(default_factory=tuple)  # dump roots or repository paths
+    kind: str  # "dump" | "git" | "repos" | "bigquery"
+    paths: tuple = field(default_factory=tuple)  # dump roots, repository paths or repository lists
     dataset: str | None = None
+    # A repos: input clones each repository once for all the tables a job reads: the clone stage
+    # built by the first ReadTable of a pipeline, found here by the others (pipeline -> outputs).
+    _clones: dict = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "paths": list(self.paths), "dataset": self.dataset}
@@ -45,6 +50,11 @@ def parse_inputs(values: list[str]) -> InputSpec:
         if value.startswith("git:"):
             kinds.add("git")
             paths.extend(p for p in value[4:].split(",") if p)
+        elif value.startswith("repos:"):
+            kinds.add("repos")
+            if not value[6:]:
+                raise ValueError("repos: needs a file listing repositories, e.g. repos:repositories.txt")
+            paths.append(resolve_local(value[6:]))
         elif value.startswith("bq:"):
             from codecorpus.io.bigquery import parse_dataset
 
@@ -68,8 +78,8 @@ def parse_inputs(values: list[str]) -> InputSpec:
         # Checked and made absolute here, on the launcher: a worker resolves "." elsewhere.
         paths = [check_repository(p) for p in paths]
     for path in paths:
-        if kind == "dump" and "://" not in path and not os.path.exists(path):
-            raise FileNotFoundError(f"--input {path} does not exist")
+        if kind in ("dump", "repos") and "://" not in path and not os.path.exists(path):
+            raise FileNotFoundError(f"--input {'repos:' if kind == 'repos' else ''}{path} does not exist")
     return InputSpec(kind, paths=tuple(paths))
 
 
@@ -82,20 +92,23 @@ class _ReadDumpFile(beam.DoFn):
                                 f"read {self.table}: {path}")
 
 
-def git_table_events(repo_path: str, table: str):
-    """Normalised records of one table of a local git repository (see ``io.git``)."""
+def git_table_events(repo_path: str, table: str, name: str | None = None, source: str | None = None,
+                     present_only: bool = False):
+    """Normalised records of one table of a local git repository (see ``io.git``); ``name`` is
+    its ``repo_name`` (default: from its origin remote), ``source`` what dead letters name."""
     from codecorpus.io import git
 
+    source = source or f"git:{repo_path}"
     read = 0
-    for raw in git.iter_table(repo_path, table):
+    for raw in git.iter_table(repo_path, table, name=name, present_only=present_only):
         read += 1
         try:
             record = normalise(table, raw)
         except Exception as e:  # noqa: BLE001 - one bad record is a dead letter, never its repository's end
-            yield dead_letter("parse", table, None, invalid_record(e), raw, f"git:{repo_path}")
+            yield dead_letter("parse", table, None, invalid_record(e), raw, source)
             continue
         if table == "commits":
-            record["_source"] = f"git:{repo_path}"
+            record["_source"] = source
         yield record
     yield Count(f"read/{table}", read)
 
@@ -131,10 +144,14 @@ class ReadTable(beam.PTransform):
     Returns a tuple-like with ``kept``, ``dead_letter`` and ``stats`` outputs.
     """
 
-    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True, queries: dict | None = None):
+    def __init__(self, spec: InputSpec, table: str, config: dict, required: bool = True, queries: dict | None = None,
+                 keep_path=None):
         super().__init__()
         # bq: inputs need the job's SQL for the table: ``queries`` maps table -> fn(dataset, config).
         self.queries = queries or {}
+        # repos: inputs: a job that keeps only some paths (fn(path) -> drop reason or None) gets only
+        # their blobs cloned; the others' entries are dropped by that job before any join anyway.
+        self.keep_path = keep_path
         self.spec = spec
         self.table = table
         self.config = config
@@ -159,6 +176,8 @@ class ReadTable(beam.PTransform):
                     | "SpreadRepositories" >> beam.Reshuffle()
                     | "ReadGitObjects" >> beam.ParDo(_ReadGitTable(self.table))
                     .with_outputs(*outputs, main="kept"))
+        if self.spec.kind == "repos":
+            return self._read_cloned(pbegin)
         from codecorpus.io.bigquery import ReadBigQueryTable
 
         if self.table not in self.queries:
@@ -171,3 +190,20 @@ class ReadTable(beam.PTransform):
                 | "QueryBigQuery" >> ReadBigQueryTable(sql, method=method)
                 | "Normalise" >> beam.ParDo(_NormaliseRow(self.table))
                 .with_outputs(*outputs, main="kept"))
+
+    def _read_cloned(self, pbegin):
+        """This table's share of the pipeline's one clone stage (built here if it is the first)."""
+        from codecorpus.io.repos import TABLE_FAMILIES, ReadRepositories
+
+        shared = self.spec._clones.get(pbegin.pipeline)
+        if shared is None:
+            if self.table not in TABLE_FAMILIES:
+                raise ValueError(f"a repos: input is read starting with one of {', '.join(TABLE_FAMILIES)} "
+                                 f"(it decides how much history is cloned), not {self.table!r}")
+            shared = pbegin | "CloneRepositories" >> ReadRepositories(
+                list(self.spec.paths), TABLE_FAMILIES[self.table], self.config, self.keep_path)
+            self.spec._clones[pbegin.pipeline] = shared
+        if self.table not in shared:
+            raise ValueError(f"this job's repos: input clones {', '.join(shared)}, not {self.table!r}")
+        # Passed through a step of this transform, so each table's outputs are produced here.
+        return {tag: (pcoll,) | f"Take_{tag}" >> beam.Flatten() for tag, pcoll in shared[self.table].items()}

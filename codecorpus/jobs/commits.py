@@ -53,6 +53,8 @@ Build CommitPack-style tables from GitHub commits.
                          licenses [, files, languages]) as NDJSON, gzip NDJSON or Parquet,
                          local or on any fsspec filesystem (gs://bucket/dump)
   git:PATH[,PATH...]     local git repositories, read directly (repeat --input for more)
+  repos:FILE             remote repositories listed in FILE (owner/name or git URLs), cloned
+                         on the workers and read like git: inputs
   bq:PROJECT.DATASET     live BigQuery (bq:public = bigquery-public-data.github_repos), with
                          the licence, message and single-file filters pushed into the SQL
 

@@ -26,6 +26,7 @@ import apache_beam as beam
 
 from codecorpus import schemas
 from codecorpus.core.filters import build_chain
+from codecorpus.files import pushdown
 from codecorpus.files.filters import FILE_FILTERS
 from codecorpus.files.records import ID_FIELD, FilterFiles, files_row
 from codecorpus.io.repo_files import file_key
@@ -51,6 +52,10 @@ repositories.
                          `licenses` (BigQuery github_repos exports, or `codecorpus export-git`);
                          a folder without a `files` table is read as plain source files
   git:PATH[,PATH...]     the HEAD of local git repositories (repeat --input for more)
+  bq:PROJECT.DATASET     live BigQuery `files` joined to `contents` (HEAD blobs), with links and the
+                         licence, binary and size filters pushed into the SQL (bq:public)
+  repos:FILE             remote repositories listed in FILE (owner/name or git URLs), cloned
+                         on the workers and read like git: inputs
 
 Filters (configure them in the `files.filters` section of --config YAML, disable with
 --disable-filter NAME; The Stack's thresholds by default):
@@ -113,9 +118,6 @@ def add_arguments(parser) -> None:
 
 def run(args, beam_args: list[str]) -> int:
     spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
-    if spec.kind == "bigquery":
-        raise ValueError("codecorpus files reads a dump, git:PATH or a folder; export BigQuery's files, "
-                         "contents and licenses tables to a dump first")
     job = common.BeamJob(
         name="files", tables=tables_of, accounting=accounting_of, filters="files",
         build=lambda stages, config: build(stages, spec, config),
@@ -185,7 +187,8 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     redactor = pii.Redactor(config) if config["pii"]["enabled"] else None
 
     files = stages.pipeline | "ReadRepositoryFiles" >> ReadRepositoryFiles(spec, config, stages.ledger,
-                                                                            max_bytes=read_limit)
+                                                                            max_bytes=read_limit,
+                                                                            queries=pushdown.queries())
     kept = stages.step(files, "FileFilters", FilterFiles(build_chain(FILE_FILTERS, files_cfg["filters"])),
                        "file_filters", "files", key_of=file_key)
     if files_cfg["dedup"]:  # before PII, as in the commits job (docs/architecture.md: why)

@@ -24,6 +24,7 @@ from codecorpus import schemas
 from codecorpus.core.routing import STATS, Ledger, dead_letter_order, routed
 from codecorpus.io.parquet import WriteTable, finalise_table, join_path
 from codecorpus.io.rows import lines_identity
+from codecorpus.io.repos import repositories_identity
 
 _LOG = logging.getLogger("codecorpus")
 
@@ -145,6 +146,8 @@ def finish(output: str, tables: dict, config: dict, input_description: dict, acc
             "write to --output (a local path on remote workers?) or the run was cut short; nothing was published")
     if any(name.startswith("lines/") for name in counters):  # the file readers count their lines
         accounting = {**accounting, "lines": lines_identity}
+    if "read/repositories" in counters:  # a repos: input: every list line cloned, a duplicate or a dead letter
+        accounting = {**accounting, "repositories": repositories_identity}
     finalisers = finalisers or {}
     files = {name: finalisers.get(name, finalise_table)(output, name, schema, config["output"]["compression"])
              for name, schema in tables.items()}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from codecorpus import schemas
+from codecorpus.files import pushdown
 from codecorpus.io import repo_files
 from codecorpus.io.repo_files import ReadRepositoryFiles
 from codecorpus.io.sources import InputSpec, parse_inputs
@@ -41,6 +42,10 @@ Build text-to-SQL training data from the .sql files of repositories.
                          `licenses`; a folder without a `files` table is read as plain files
                          (e.g. a directory of .sql files)
   git:PATH[,PATH...]     the HEAD of local git repositories (repeat --input for more)
+  bq:PROJECT.DATASET     live BigQuery `files` joined to `contents` (HEAD blobs), only .sql paths
+                         (pushed into the SQL; bq:public)
+  repos:FILE             remote repositories listed in FILE (owner/name or git URLs), cloned
+                         on the workers and read like git: inputs
 
 Each .sql file with CREATE TABLE becomes one database: statements are split per dialect
 (MySQL, PostgreSQL, SQLite, T-SQL GO batches, Oracle / blocks, Db2), tables parsed with sqlglot
@@ -128,9 +133,6 @@ def configure(args, config: dict) -> dict:
 
 def run(args, beam_args: list[str]) -> int:
     spec = parse_inputs(args.input)  # fail on a bad --input before touching the output folder
-    if spec.kind == "bigquery":
-        raise ValueError("codecorpus sql reads a dump, git:PATH or a folder; export BigQuery's files, contents "
-                         "and licenses tables to a dump first")
     job = common.BeamJob(
         name="sql", tables=tables_for, accounting=ACCOUNTING,
         build=lambda stages, config: build(stages, spec, config),
@@ -177,7 +179,8 @@ class BuildAndValidate(beam.DoFn):
 def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     cfg = config["sql"]
     files = stages.pipeline | "ReadSqlFiles" >> ReadRepositoryFiles(
-        spec, config, stages.ledger, keep_path=database.sql_keep_path, max_bytes=cfg["max_file_bytes"])
+        spec, config, stages.ledger, keep_path=database.sql_keep_path, max_bytes=cfg["max_file_bytes"],
+        queries=pushdown.queries(database.SQL_SUFFIXES, with_filters=False))
     parsed = stages.step(files, "ParseSqlFiles", lambda record: database.parse_file(record, cfg), "parse_sql", "files",
                          key_of=repo_files.file_key)
     jobs = (parsed

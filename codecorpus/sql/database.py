@@ -44,9 +44,12 @@ class TableRow:
     row: dict
 
 
+SQL_SUFFIXES = (".sql",)  # also pushed into a bq: input's SQL (files.pushdown)
+
+
 def sql_keep_path(path: str) -> Optional[str]:
     """``ReadRepositoryFiles``' path filter: only ``.sql`` files."""
-    return None if path.lower().endswith(".sql") else "not_sql"
+    return None if path.lower().endswith(SQL_SUFFIXES) else "not_sql"
 
 
 def db_id_of(repo: str, path: str) -> str:

@@ -356,9 +356,15 @@ def test_bad_options_fail_before_running(tmp_path, capsys, argv, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_bigquery_input_is_refused(tmp_path, capsys):
+def test_bigquery_input_without_the_gcp_extra_fails_before_running(tmp_path, capsys):
+    pytest.importorskip("apache_beam")
+    try:
+        import apitools.base.py  # noqa: F401
+        pytest.skip("Beam's gcp extra is installed: bq: would reach BigQuery")
+    except ImportError:
+        pass
     assert run_cli("files", "--input", "bq:public", "--output", tmp_path / "out") == 2
-    assert "export BigQuery" in capsys.readouterr().err
+    assert "codecorpus[gcp]" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 @pytest.mark.shared
