@@ -101,44 +101,104 @@ def requested_blob_ids(commit: dict) -> list:
     return [blob_fingerprint(blob_id) for blob_id, _request in blob_requests(commit)]
 
 
-class FingerprintSet(beam.CombineFn):
-    """Fingerprints -> one sorted, de-duplicated ``uint64`` array (8 bytes per requested blob:
-    about 1.4 GB for the 176 M blobs of a full BigQuery run, docs/scale.md A6). Inputs are
-    buffered in a list and folded into the array every ``compact_every``, so an accumulator
-    never holds more than that many Python ints."""
+# The side input every worker holds is bounded: the exact sorted fingerprints while they fit in
+# MAX_FILTER_BYTES (8 bytes per blob: 8 M blobs), past that a Bloom filter of MAX_FILTER_BYTES.
+# A full BigQuery run names ~176 M blobs (docs/scale.md A6): 1.4 GB exact; the 64 MiB filter
+# (3 bits per blob, 2 probes) lets about a quarter of the unneeded blobs through to the exact
+# join, which drops them, and still keeps three quarters of them out of every shuffle.
+MAX_FILTER_BYTES = 64 << 20
+BLOOM_PROBES = 2
 
-    def __init__(self, compact_every: int = 1 << 16):
-        self.compact_every = compact_every
+
+class BlobFilter:
+    """Membership of blob fingerprints: ``exact`` (a sorted ``uint64`` array) or a Bloom filter
+    (``bits``, a ``uint8`` array). No false negatives either way."""
+
+    __slots__ = ("exact", "bits")
+
+    def __init__(self, exact=None, bits=None):
+        self.exact, self.bits = exact, bits
 
     @staticmethod
-    def _compact(acc):
-        array, pending = acc
+    def _positions(fingerprints: np.ndarray, nbits: int) -> np.ndarray:
+        # double hashing: probe i at h1 + i * h2 (h2 odd), the two halves of the 64-bit fingerprint
+        h1 = fingerprints & np.uint64(0xFFFFFFFF)
+        h2 = (fingerprints >> np.uint64(32)) | np.uint64(1)
+        return np.stack([(h1 + np.uint64(i) * h2) % np.uint64(nbits) for i in range(BLOOM_PROBES)])
+
+    @classmethod
+    def bloom(cls, fingerprints: np.ndarray, nbytes: int) -> "BlobFilter":
+        bits = np.zeros(nbytes, dtype=np.uint8)
+        cls._add(bits, fingerprints)
+        return cls(bits=bits)
+
+    @classmethod
+    def _add(cls, bits: np.ndarray, fingerprints: np.ndarray) -> None:
+        if len(fingerprints):
+            pos = cls._positions(fingerprints, len(bits) * 8).ravel()
+            np.bitwise_or.at(bits, (pos >> np.uint64(3)).astype(np.int64),
+                             (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)))
+
+    def __contains__(self, fingerprint: int) -> bool:
+        fp = np.uint64(fingerprint)
+        if self.exact is not None:
+            i = int(np.searchsorted(self.exact, fp))
+            return i < len(self.exact) and self.exact[i] == fp
+        pos = self._positions(np.array([fp], dtype=np.uint64), len(self.bits) * 8).ravel()
+        return all(self.bits[int(p) >> 3] & (1 << (int(p) & 7)) for p in pos)
+
+    def nbytes(self) -> int:
+        return (self.exact if self.exact is not None else self.bits).nbytes
+
+
+class FingerprintSet(beam.CombineFn):
+    """Fingerprints -> a ``BlobFilter`` of at most ``max_bytes``: the sorted distinct fingerprints
+    while they fit, a Bloom filter of ``max_bytes`` once they do not. Inputs are buffered and
+    folded in every ``compact_every``, so an accumulator holds at most that many Python ints
+    besides its array."""
+
+    def __init__(self, compact_every: int = 1 << 16, max_bytes: int = MAX_FILTER_BYTES):
+        self.compact_every, self.max_bytes = compact_every, max_bytes
+
+    def _compact(self, acc):
+        f, pending = acc
         if pending:
-            array = np.union1d(array, np.fromiter(pending, dtype=np.uint64, count=len(pending)))
-        return [array, []]
+            new = np.fromiter(pending, dtype=np.uint64, count=len(pending))
+            if f.exact is not None:
+                merged = np.union1d(f.exact, new)
+                f = BlobFilter(exact=merged) if merged.nbytes <= self.max_bytes else \
+                    BlobFilter.bloom(merged, self.max_bytes)
+            else:
+                BlobFilter._add(f.bits, new)
+        return [f, []]
 
     def create_accumulator(self):
-        return [np.empty(0, dtype=np.uint64), []]
+        return [BlobFilter(exact=np.empty(0, dtype=np.uint64)), []]
 
     def add_input(self, acc, fingerprint):
         acc[1].append(fingerprint)
         return self._compact(acc) if len(acc[1]) >= self.compact_every else acc
 
     def merge_accumulators(self, accs):
-        arrays = [self._compact(acc)[0] for acc in accs]
-        return [np.unique(np.concatenate(arrays)) if arrays else np.empty(0, dtype=np.uint64), []]
+        filters = [self._compact(acc)[0] for acc in accs]
+        exact = [f.exact for f in filters if f.exact is not None]
+        blooms = [f.bits for f in filters if f.exact is None]
+        merged = np.unique(np.concatenate(exact)) if exact else np.empty(0, dtype=np.uint64)
+        if not blooms and merged.nbytes <= self.max_bytes:
+            return [BlobFilter(exact=merged), []]
+        bits = functools.reduce(np.bitwise_or, blooms) if blooms else np.zeros(self.max_bytes, dtype=np.uint8)
+        BlobFilter._add(bits, merged)
+        return [BlobFilter(bits=bits), []]
 
     def extract_output(self, acc):
         return self._compact(acc)[0]
 
 
-def is_requested(fingerprints: np.ndarray, blob_id) -> bool:
-    fp = np.uint64(blob_fingerprint(blob_id))
-    i = int(np.searchsorted(fingerprints, fp))
-    return i < len(fingerprints) and fingerprints[i] == fp
+def is_requested(requested: BlobFilter, blob_id) -> bool:
+    return blob_fingerprint(blob_id) in requested
 
 
-def requested_blob_events(blob: dict, fingerprints: np.ndarray):
+def requested_blob_events(blob: dict, fingerprints: BlobFilter):
     """A ``contents`` row, kept when a candidate commit names its id (else only counted)."""
     if is_requested(fingerprints, blob.get("id")):
         return [blob, Count(BLOBS_KEPT)]
@@ -147,8 +207,8 @@ def requested_blob_events(blob: dict, fingerprints: np.ndarray):
 
 class KeepRequestedBlobs(beam.PTransform):
     """``contents`` -> the rows whose id some ``candidates`` commit requests (kept / dead_letter
-    / stats outputs). The requested ids travel as one side input of fingerprints
-    (``FingerprintSet``), so ``contents`` is read once and the blobs no candidate names are
+    / stats outputs). The requested ids travel as one side input of at most
+    ``MAX_FILTER_BYTES`` (``FingerprintSet``), so ``contents`` is read once and the blobs no candidate names are
     left out where they are read, before the shuffle of the contents join; the join itself
     stays exact. Counted ``join/contents/requested`` and ``join/contents/not_requested``."""
 

@@ -36,11 +36,33 @@ def test_fingerprint_set_is_the_sorted_distinct_fingerprints_however_accumulated
         for fp in chunk:
             acc = combine.add_input(acc, fp)
         parts.append(acc)
-    got = combine.extract_output(combine.merge_accumulators(parts))
+    got = combine.extract_output(combine.merge_accumulators(parts)).exact
     assert got.dtype == np.uint64
     assert got.tolist() == sorted(set(fps))
     empty = combine.extract_output(combine.merge_accumulators([combine.create_accumulator()]))
-    assert len(empty) == 0 and not cp.is_requested(empty, ids[0])
+    assert len(empty.exact) == 0 and not cp.is_requested(empty, ids[0])
+
+
+def test_past_its_byte_bound_the_set_becomes_a_bloom_filter_of_that_size():
+    # The side input must stay bounded on a full run (1.4 GB of exact fingerprints): past
+    # max_bytes it is a Bloom filter of max_bytes, with no false negatives, however merged.
+    rng = random.Random(3)
+    requested = [sha(rng) for _ in range(20_000)]
+    others = [sha(rng) for _ in range(20_000)]
+    combine = cp.FingerprintSet(compact_every=500, max_bytes=16_384)   # 2,048 exact ids at most
+    parts = []
+    for chunk in (requested[:100], requested[100:5000], requested[5000:]):
+        acc = combine.create_accumulator()
+        for blob_id in chunk:
+            acc = combine.add_input(acc, cp.blob_fingerprint(blob_id))
+        parts.append(acc)
+    small = combine.extract_output(parts[0])
+    assert small.exact is not None                            # 100 ids: still exact
+    bloom = combine.extract_output(combine.merge_accumulators(parts))
+    assert bloom.exact is None and bloom.nbytes() == 16_384
+    assert all(cp.is_requested(bloom, i) for i in requested)
+    passed = sum(cp.is_requested(bloom, i) for i in others) / len(others)
+    assert 0 < passed < 0.2   # 6.5 bits per id, 2 probes: about 7 % of the unneeded get through
 
 
 def test_every_requested_id_is_kept_and_unrequested_ids_are_not():
