@@ -30,7 +30,7 @@ import numpy as np
 from codecorpus.core.filters import FilterChain, counter_name
 from codecorpus.commits.filters import LanguageFilter, SingleFileFilter, allowed_license, single_difference
 from codecorpus.commits.ft_filters import clean_subject, seeded_fraction
-from codecorpus.core.languages import commitpack_table, language_of
+from codecorpus.core.languages import commitpack_table
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, dead_letter, routed
 
 LANG_FIELD = "_lang"
