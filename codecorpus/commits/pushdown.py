@@ -19,7 +19,7 @@ from typing import Callable, Optional
 from codecorpus.commits.filters import (MESSAGE_STRIP_CHARS, SPECIAL_MODES, LicenceFilter, MessageFilter,
                                        OptOutFilter, SingleFileFilter)
 from codecorpus.core.filters import Filter, build_chain
-from codecorpus.io.bigquery import (PUBLIC_DATASET, checked_dataset, sql_in_list, sql_int, sql_string,
+from codecorpus.io.bigquery import (PUBLIC_DATASET, checked_dataset, licenses_query, sql_in_list, sql_int, sql_string,
                                     table_name)
 
 # The filters that have an SQL form, in the order they appear in the query.
@@ -213,16 +213,10 @@ def contents_query(dataset: str, config: dict) -> str:
     return _with(ctes, final, "blobs before and after the selected commits")
 
 
-def licenses_query(dataset: str) -> str:
-    """BigQuery Standard SQL: every ``licenses`` row (the table is small: one row a repository)."""
-    return (f"-- codecorpus: repository licences (all of them; the table is small)\n"
-            f"SELECT repo_name, license\nFROM {table_name(dataset, 'licenses')}\n")
-
-
 QUERIES: dict[str, Callable[[str, dict], str]] = {
     "commits": commits_query,
     "contents": contents_query,
-    "licenses": lambda dataset, _config: licenses_query(dataset),
+    "licenses": licenses_query,
 }
 
 

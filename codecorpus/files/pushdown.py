@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 from codecorpus.core.filters import build_chain
 from codecorpus.files.filters import BinaryFilter, LicenceFilter, SizeFilter
-from codecorpus.io.bigquery import sql_in_list, sql_int, sql_string, table_name
+from codecorpus.io.bigquery import licenses_query, sql_in_list, sql_int, sql_string, table_name
 
 PUSHDOWN_FILTERS = {f.name: f for f in (LicenceFilter, BinaryFilter, SizeFilter)}
 # io.repo_files.SYMLINK_MODES | SUBMODULE_MODES: 0o120000 and 0o160000
@@ -83,11 +83,6 @@ def contents_query(dataset: str, config: dict, suffixes: Optional[tuple] = None,
             f"WITH selected_files AS (\n{_selected_files(dataset, config, suffixes, with_filters)}\n)\n"
             f"SELECT ct.*\nFROM {table_name(dataset, 'contents')} AS ct\n"
             "WHERE ct.id IN (SELECT id FROM selected_files)\n")
-
-
-def licenses_query(dataset: str, _config: dict) -> str:
-    return (f"-- codecorpus: repository licences (all of them; the table is small)\n"
-            f"SELECT repo_name, license\nFROM {table_name(dataset, 'licenses')}\n")
 
 
 def queries(suffixes: Optional[tuple] = None, with_filters: bool = True) -> dict[str, Callable[[str, dict], str]]:

@@ -80,6 +80,13 @@ def sql_in_list(values: Iterable[str]) -> str:
     return "(" + ", ".join(sql_string(v) for v in sorted(values)) + ")"
 
 
+def licenses_query(dataset: str, _config: Optional[dict] = None) -> str:
+    """BigQuery Standard SQL: every ``licenses`` row (the table is small: one row a repository).
+    The same for every job that joins licences (``ReadTable``'s ``queries``)."""
+    return (f"-- codecorpus: repository licences (all of them; the table is small)\n"
+            f"SELECT repo_name, license\nFROM {table_name(dataset, 'licenses')}\n")
+
+
 def table_name(dataset: str, table: str) -> str:
     return f"`{checked_dataset(dataset)}.{table}`"
 
