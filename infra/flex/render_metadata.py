@@ -29,11 +29,17 @@ BOOLEAN = r"^(true|false)$"
 # template offers only those. The CLI's own help also names local folders and `git:PATH`
 # (read on this machine), which cannot work there: places get their own help and regexes.
 _GCS_PATH = r"gs://[^,\n\r]+"
+_BQ = r"bq:[^,\n\r]+"
+_REPOS = r"repos:" + _GCS_PATH   # a repository list on GCS, cloned on the workers
+_REPOS_HELP = "; or repos:gs://bucket/list.txt (owner/name or git URLs, one a line, cloned on the workers)"
 REMOTE_INPUTS = {  # job -> (what --input is on Dataflow, the forms accepted)
     "commits": ("a BigQuery export on GCS (gs://bucket/dump: commits, contents, licenses as NDJSON, gzip "
-                "NDJSON or Parquet) or live BigQuery: bq:PROJECT.DATASET, bq:public", (_GCS_PATH, r"bq:[^,\n\r]+")),
-    "files": ("a dump on GCS with a `files` table (gs://bucket/dump)", (_GCS_PATH,)),
-    "sql": ("a dump on GCS with a `files` table holding .sql files (gs://bucket/dump)", (_GCS_PATH,)),
+                "NDJSON or Parquet) or live BigQuery: bq:PROJECT.DATASET, bq:public" + _REPOS_HELP,
+                (_GCS_PATH, _BQ, _REPOS)),
+    "files": ("a dump on GCS with a `files` table (gs://bucket/dump), or live BigQuery at HEAD: "
+              "bq:PROJECT.DATASET, bq:public" + _REPOS_HELP, (_GCS_PATH, _BQ, _REPOS)),
+    "sql": ("a dump on GCS with a `files` table holding .sql files (gs://bucket/dump), or live BigQuery at "
+            "HEAD: bq:PROJECT.DATASET, bq:public" + _REPOS_HELP, (_GCS_PATH, _BQ, _REPOS)),
     "dedup": ("JSONL/Parquet records on GCS: a file, folder or glob (gs://…)", (_GCS_PATH,)),
     "pii": ("JSONL/Parquet records on GCS: a file, folder or glob (gs://…)", (_GCS_PATH,)),
     "instruct": ("seeds on GCS (gs://…): JSONL/Parquet records (instructions, snippets), a topics file "

@@ -136,7 +136,11 @@ def test_flex_metadata_offers_only_places_dataflow_can_reach(job):
                 assert not re.fullmatch(regex, local), (name, regex, local)
     several = "a=gs://b/x,b=gs://b/y" if job == "mix" else "gs://b/x,gs://b/y"
     assert re.fullmatch(places["input"]["regexes"][0], several)
-    assert bool(re.fullmatch(places["input"]["regexes"][0], "bq:public")) == (job == "commits")
+    reads_repositories = job in ("commits", "files", "sql")   # bq: and repos: lists work there
+    assert bool(re.fullmatch(places["input"]["regexes"][0], "bq:public")) == reads_repositories
+    assert bool(re.fullmatch(places["input"]["regexes"][0], "repos:gs://b/list.txt")) == reads_repositories
+    for local in LOCAL_PLACES:
+        assert not re.fullmatch(places["input"]["regexes"][0], f"repos:{local}")
     for p in metadata["parameters"]:
         if p["name"] == "llm_endpoint":
             assert "localhost" not in p["helpText"].split(";")[0] and re.fullmatch(p["regexes"][0], "https://h/v1")
