@@ -27,9 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -38,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CODECORPUS_SHARED") or ROOT.parent / "shared")
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tests"))
+
 from codecorpus.sql import llm, naming  # noqa: E402
+from fake_chat import ChatServer  # noqa: E402  (the tests' fake OpenAI-compatible server)
 
 
 def run_job(tree: Path, source: str, out: Path, config: str, *extra: str) -> tuple[float, dict]:
@@ -107,31 +108,9 @@ def suite_report(tree: Path, source: str, work: Path, name: str) -> dict:
     }
 
 
-class StudentServer:
+class StudentServer(ChatServer):
     """An OpenAI-compatible chat server on 127.0.0.1. A question request gets ``Which rows does
     this return: <sql>?``; a SQL request gets the gold three times and two near misses."""
-
-    def __init__(self):
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                contents = owner.answer(body)
-                data = json.dumps({"choices": [{"index": i, "message": {"role": "assistant", "content": c}}
-                                               for i, c in enumerate(contents)]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @staticmethod
     def near_misses(gold: str) -> list:
@@ -140,7 +119,10 @@ class StudentServer:
         limited = gold if re.search(r"\bLIMIT\b", gold, re.I) else gold + " LIMIT 5"
         return [loosened, limited]
 
-    def answer(self, body: dict) -> list:
+    def answer(self, body: dict, path: str) -> tuple:
+        return 200, [(content, "stop") for content in self.contents(body)]
+
+    def contents(self, body: dict) -> list:
         system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
         if system == llm.SYSTEM_QUESTION:
             sql = user.split("SQL:\n", 1)[1].rsplit("\n\nQuestion:", 1)[0]
@@ -149,18 +131,11 @@ class StudentServer:
         script = [gold, gold, gold] + self.near_misses(gold)
         return [f"```sql\n{s}\n```" for s in script][:body.get("n", 1)]
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 def llm_report(tree: Path, source: str, work: Path) -> dict:
-    server = StudentServer()
-    try:
+    with StudentServer() as server:
         wall, manifest = run_job(tree, source, work / "llm", "sql:\n  llm:\n    max_triples_per_database: 10\n",
                                  "--llm-endpoint", server.url, "--llm-candidates", "5")
-    finally:
-        server.close()
     c = manifest["counters"]
     votes = c.get("sql/llm/votes", 0)
     return {"votes": votes, "vote_disagreement": c.get("sql/llm/vote_disagreement", 0),

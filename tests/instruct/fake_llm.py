@@ -7,10 +7,9 @@ cover every outcome class and every unusable-response reason; the teacher and th
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fake_chat import ChatServer
 
 ADD_PASS = "```python\ndef add(a, b):\n    return a + b\n```"
 ADD_PASS_2 = "Here you go:\n```python\ndef add(a, b):\n    total = a\n    total += b\n    return total\n```"
@@ -51,50 +50,12 @@ def _name_in(text: str) -> str:
     return m.group(1) if m else ""
 
 
-class FakeCodeLLM:
+class FakeCodeLLM(ChatServer):
     def __init__(self, fail_names: tuple = ("broken",)):
-        self.requests: list = []
+        super().__init__()
         self.fail_names = fail_names
-        self.lock = threading.Lock()
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append(body)
-                status, choices = server.answer(body)
-                if status != 200:
-                    self.send_response(status)
-                    self.end_headers()
-                    self.wfile.write(b"no")
-                    return
-                payload = {"id": "x", "object": "chat.completion", "model": body["model"],
-                           "choices": [{"index": i, "message": {"role": "assistant", "content": content},
-                                        "finish_reason": reason} for i, (content, reason) in enumerate(choices)]}
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def answer(self, body: dict) -> tuple:
+    def answer(self, body: dict, path: str) -> tuple:
         text = body["messages"][-1]["content"]
         n = body.get("n", 1)
         name = _name_in(text.split("Problem:")[-1] if "Problem:" in text else text.split("Question:")[-1])

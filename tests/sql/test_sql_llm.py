@@ -3,10 +3,7 @@ chat/completions API: the protocol, self-consistency voting, RRTF ranking and pr
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,9 +11,10 @@ import pytest
 from codecorpus.sql import llm
 
 from conftest import manifest_of, read_table, run_cli
+from fake_chat import ChatServer
 
 
-class FakeChatServer:
+class FakeChatServer(ChatServer):
     """``POST /v1/chat/completions``. A question request gets ``Which rows does this return: <sql>?``;
     a SQL request for such a question gets, per choice in turn: the SQL itself (three times, written
     a little differently), a SQL that does not parse, one that fails at run time, and one with another result.
@@ -24,44 +22,22 @@ class FakeChatServer:
     fails with HTTP 500 (clients must retry)."""
 
     def __init__(self):
-        self.requests: list = []
+        super().__init__()
         self.failed_once = False
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-                if not server.failed_once:
-                    server.failed_once = True
-                    self.send_response(500)
-                    self.end_headers()
-                    self.wfile.write(b"try again")
-                    return
-                if self.path != "/v1/chat/completions":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                contents = server.answer(body)
-                payload = {"id": "x", "object": "chat.completion", "model": body["model"],
-                           "choices": [{"index": i, "message": {"role": "assistant", "content": c},
-                                        "finish_reason": "stop"} for i, c in enumerate(contents)]}
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._asked: dict = {}
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def answer(self, body: dict) -> list:
+    def record(self, body: dict, path: str, headers) -> dict:
+        return {"path": path, "body": body, "auth": headers.get("Authorization")}
+
+    def answer(self, body: dict, path: str) -> tuple:
+        if not self.failed_once:
+            self.failed_once = True
+            return 500, []
+        if path != "/v1/chat/completions":
+            return 404, []
+        return 200, [(content, "stop") for content in self.contents(body)]
+
+    def contents(self, body: dict) -> list:
         system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
         if system == llm.SYSTEM_QUESTION:
             sql = user.split("SQL:\n", 1)[1].rsplit("\n\nQuestion:", 1)[0]
@@ -74,14 +50,6 @@ class FakeChatServer:
         n = min(body.get("n", 1), 2)
         self._asked[gold] = start + n
         return [script[(start + i) % len(script)] for i in range(n)]
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
