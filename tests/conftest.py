@@ -105,6 +105,32 @@ def run_cli(*argv: str) -> int:
     return main([str(a) for a in argv])
 
 
+class PipelineBuilt(Exception):
+    """Raised instead of ``Pipeline.run``: the graph a job built, for tests that must not run it."""
+
+    def __init__(self, pipeline):
+        super().__init__("built")
+        self.pipeline = pipeline
+
+
+def built_pipeline(job: str, argv: list, monkeypatch):
+    """The pipeline ``codecorpus JOB ARGV`` builds, stopped at ``Pipeline.run`` (nothing runs)."""
+    import apache_beam as beam
+
+    from codecorpus import cli
+
+    def capture(self, *args, **kwargs):
+        raise PipelineBuilt(self)
+
+    monkeypatch.setattr(beam.Pipeline, "run", capture)
+    parser, modules = cli.build_parser(job)
+    sub = parser._subparsers._group_actions[0].choices[job]
+    args, beam_args = sub.parse_known_args([str(a) for a in argv])
+    with pytest.raises(PipelineBuilt) as built:
+        modules[job].run(args, beam_args)
+    return built.value.pipeline
+
+
 def read_table(output: Path, table: str) -> list[dict]:
     import pyarrow.parquet as pq
 

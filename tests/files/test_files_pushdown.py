@@ -24,7 +24,7 @@ from codecorpus.io.records import normalise
 from codecorpus.io.repo_files import file_kind_drop
 from codecorpus.sql.database import SQL_SUFFIXES, sql_keep_path
 
-from conftest import SHARED_SAMPLE as SAMPLE  # noqa: E402
+from conftest import built_pipeline  # noqa: E402
 
 COLUMNS = {
     "files": {"repo_name": "VARCHAR", "ref": "VARCHAR", "path": "VARCHAR", "mode": "BIGINT", "id": "VARCHAR",
@@ -176,10 +176,6 @@ def test_the_sql_follows_the_config(tmp_path, change):
     assert {(r["repo_name"], r["path"]) for r in sql_files} == {("a/x", "Q.SQL")}
 
 
-class _Built(Exception):
-    pass
-
-
 @pytest.mark.parametrize("job,suffixes,with_filters", [("files", None, True), ("sql", SQL_SUFFIXES, False)])
 def test_bq_inputs_send_this_sql(job, suffixes, with_filters, tmp_path, monkeypatch):
     """``files``/``sql`` on ``bq:`` build a pipeline whose queries are exactly these (built, not run:
@@ -187,23 +183,10 @@ def test_bq_inputs_send_this_sql(job, suffixes, with_filters, tmp_path, monkeypa
     import apache_beam as beam
     from apache_beam.pipeline import PipelineVisitor
 
-    from codecorpus import cli
-
-    built = []
-
-    def capture(self, *args, **kwargs):
-        built.append(self)
-        raise _Built()
-
-    monkeypatch.setattr(beam.Pipeline, "run", capture)
     config_path = tmp_path / "bq.yaml"
     config_path.write_text("bigquery:\n  method: client\n")
-    parser, modules = cli.build_parser(job)
-    sub = parser._subparsers._group_actions[0].choices[job]
-    args, beam_args = sub.parse_known_args(["--input", "bq:public", "--config", str(config_path),
-                                            "--output", str(tmp_path / "o"), "--quiet"])
-    with pytest.raises(_Built):
-        modules[job].run(args, beam_args)
+    pipeline = built_pipeline(job, ["--input", "bq:public", "--config", config_path,
+                                    "--output", tmp_path / "o", "--quiet"], monkeypatch)
 
     class Queries(PipelineVisitor):
         def __init__(self):
@@ -214,7 +197,7 @@ def test_bq_inputs_send_this_sql(job, suffixes, with_filters, tmp_path, monkeypa
                 self.sql.extend(node.transform.values)
 
     visitor = Queries()
-    built[0].visit(visitor)
+    pipeline.visit(visitor)
     config = default_config()
     expected = {fn("bigquery-public-data.github_repos", config)
                 for fn in pushdown.queries(suffixes, with_filters).values()}

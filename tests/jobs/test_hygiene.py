@@ -38,7 +38,7 @@ from apache_beam.internal import pickler
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.transforms import combiners
 
-from conftest import DumpBuilder
+from conftest import DumpBuilder, PipelineBuilt
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "codecorpus"
@@ -138,12 +138,6 @@ def job_variants(job: str, inp: dict) -> list[list[str]]:
     return known.get(job, [["--input", inp["records"]], ["--input", inp["dump"]]])
 
 
-class _Built(Exception):
-    def __init__(self, pipeline):
-        super().__init__("built")
-        self.pipeline = pipeline
-
-
 def _fill_required(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """Generic variants: give required options a value by their name (``--*-field`` -> content)."""
     argv = list(argv)
@@ -163,7 +157,7 @@ def build_graphs(job: str, inp: dict, tmp_path: Path, monkeypatch) -> list[beam.
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[job]
 
     def capture(self, *args, **kwargs):
-        raise _Built(self)
+        raise PipelineBuilt(self)
 
     monkeypatch.setattr(beam.Pipeline, "run", capture)
     graphs, errors = [], []
@@ -172,7 +166,7 @@ def build_graphs(job: str, inp: dict, tmp_path: Path, monkeypatch) -> list[beam.
         try:
             args, beam_args = sub.parse_known_args(argv)
             modules[job].run(args, beam_args)
-        except _Built as built:
+        except PipelineBuilt as built:
             graphs.append(built.pipeline)
             continue
         except (Exception, SystemExit) as e:  # noqa: BLE001 - reported below

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "commits"))
-from conftest import manifest_of, read_table, run_cli  # noqa: E402
+from conftest import built_pipeline, manifest_of, read_table, run_cli  # noqa: E402
 from gitserve import HttpGit, git, make_repo, publish  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -122,33 +122,15 @@ def test_sql_job_on_repos_equals_git_inputs_of_the_same_repositories(world, tmp_
     assert manifest["counters"]["read/contents"] == 3 and manifest["counters"]["read/files"] == 5
 
 
-class _Built(Exception):
-    pass
-
-
 @pytest.mark.parametrize("job", ["files", "sql", "commits"])
 def test_the_clone_stage_keeps_pipeline_hygiene(job, tmp_path, monkeypatch):
     """Built, not run: the clone stage pickles small, gathers nothing, and survives the portable graph."""
-    import apache_beam as beam
-
-    from codecorpus import cli
     from test_hygiene import walk
 
-    built = []
-
-    def capture(self, *args, **kwargs):
-        built.append(self)
-        raise _Built()
-
-    monkeypatch.setattr(beam.Pipeline, "run", capture)
     listing = tmp_path / "repos.txt"
     listing.write_text("acme/tool\n")
-    parser, modules = cli.build_parser(job)
-    sub = parser._subparsers._group_actions[0].choices[job]
-    args, beam_args = sub.parse_known_args(["--input", f"repos:{listing}", "--output", str(tmp_path / "o"), "--quiet"])
-    with pytest.raises(_Built):
-        modules[job].run(args, beam_args)
-    visitor = walk(job, built[0])
+    visitor = walk(job, built_pipeline(job, ["--input", f"repos:{listing}", "--output", tmp_path / "o", "--quiet"],
+                                       monkeypatch))
     labels = list(visitor.sizes)
     assert any("CloneAndRead" in label for label in labels), labels
     assert sum("CloneAndRead" in label for label in labels) == 1  # one clone for all the tables a job reads
