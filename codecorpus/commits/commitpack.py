@@ -140,12 +140,15 @@ class BlobFilter:
                              (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)))
 
     def __contains__(self, fingerprint: int) -> bool:
-        fp = np.uint64(fingerprint)
         if self.exact is not None:
+            fp = np.uint64(fingerprint)
             i = int(np.searchsorted(self.exact, fp))
             return i < len(self.exact) and self.exact[i] == fp
-        pos = self._positions(np.array([fp], dtype=np.uint64), len(self.bits) * 8).ravel()
-        return all(self.bits[int(p) >> 3] & (1 << (int(p) & 7)) for p in pos)
+        # once per contents row: plain ints (the same positions as _positions, which cannot wrap:
+        # h1 < 2**32 and i * h2 < 2**32 * BLOOM_PROBES)
+        h1, h2, nbits = fingerprint & 0xFFFFFFFF, (fingerprint >> 32) | 1, len(self.bits) * 8
+        return all(self.bits[p >> 3] & (1 << (p & 7))
+                   for p in ((h1 + i * h2) % nbits for i in range(BLOOM_PROBES)))
 
     def nbytes(self) -> int:
         return (self.exact if self.exact is not None else self.bits).nbytes
