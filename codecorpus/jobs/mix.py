@@ -4,7 +4,8 @@ The recipe:
 
     for each source in the mixture        commit instructions, FIM examples, SQL triples, files ...
       read its table                      read/<source>; malformed rows          => dead_letter/
-      -> render to the common schema      text | messages | prompt + completion; filter/where|empty/<source>
+      -> render to the common schema      text | messages | prompt + completion;
+                                          filter/where|near_identical|empty/<source>
     -> assign splits                      connected groups (dedup clusters, files, near-duplicate texts, repos)
                                           fall on one side
     -> sample                             each source's rate from its weight / repeat / target; filter/sample/<source>
@@ -67,7 +68,9 @@ provenance: {repo, commit, path, license, lang}. `where: {column: value or [valu
                                        `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}`;
                                        `prompt_format: sql_palm` shows SQL-PaLM's schema (types, primary and
                                        foreign keys) with `sample_rows: 3` rows per table instead of the DDL;
-                                       triples of near-identical databases (one schema fingerprint) share a split
+                                       triples of near-identical databases (one schema fingerprint) share a split,
+                                       and only the group's representative's are mixed (`near_identical:
+                                       representative`; `all` mixes every copy's)
   code_instructions  instruct/code_instructions  chat: question -> the passing solution
   code_preferences   instruct/code_preferences   prompt -> chosen (SFT on the RRTF winner)
   custom        anything               say `render` (text | messages | prompt_completion) and templates

@@ -38,7 +38,8 @@ RENDERS = ("text", "messages", "prompt_completion")
 AMOUNTS = ("weight", "repeat", "target_rows", "target_tokens")
 TEMPLATE_KEYS = ("id", "member", "file", "text", "system", "user", "assistant", "prompt", "completion")
 PROVENANCE = ("repo", "commit", "path", "license", "lang")
-SQL_PROMPT_KEYS = ("prompt_format", "sample_rows", "max_value_chars")   # sql_triples only (mix.sql_triples)
+SQL_PROMPT_KEYS = ("prompt_format", "sample_rows", "max_value_chars", "near_identical")  # sql_triples only
+NEAR_IDENTICAL = ("representative", "all")                # (mix.sql_triples) ``near_identical``
 SOURCE_KEYS = {"name", "path", "kind", "render", "where", "clusters", "join", "provenance", *AMOUNTS, *TEMPLATE_KEYS,
                *SQL_PROMPT_KEYS}
 
@@ -114,11 +115,18 @@ class Source:
     def sql_palm(self) -> bool:
         return bool(self.sql_prompt) and self.sql_prompt["prompt_format"] == "sql_palm"
 
+    @property
+    def representatives_only(self) -> bool:
+        """Only the triples of each near-identical group's kept database (``near_identical``)."""
+        return bool(self.sql_prompt) and self.sql_prompt["near_identical"] == "representative"
+
     def join_reads(self) -> list[str]:
-        """The columns read from the join table: the ``join`` columns, and the database's ``ddl``
-        and ``inserts`` when the prompt is built from them."""
+        """The columns read from the join table: the ``join`` columns, the database's ``ddl``
+        and ``inserts`` when the prompt is built from them, and its group's ``representative``
+        when only representatives are mixed."""
         columns = list(self.join["columns"]) if self.join else []
-        return columns + [c for c in ("ddl", "inserts") if self.sql_palm and c not in columns]
+        extra = (["ddl", "inserts"] if self.sql_palm else []) + (["representative"] if self.representatives_only else [])
+        return columns + [c for c in extra if c not in columns]
 
     def derived_columns(self) -> set[str]:
         """Columns the join computes for the templates (not in any table)."""
@@ -185,6 +193,10 @@ def parse_sources(mix: dict, paths: dict[str, str] | None = None) -> list[Source
         if render not in RENDERS:
             raise ConfigError(f"source '{name}': render must be one of {', '.join(RENDERS)}, got {render!r}")
         sql_prompt = _parse_sql_prompt(name, kind, entry, mix)
+        if sql_prompt and sql_prompt["near_identical"] == "representative" and entry.get("join") is None:
+            raise ConfigError(f"source '{name}': near_identical: representative reads each database's group from "
+                              "the join: give `join: {path: out/sql/sql_databases, on: db_id, columns: [ddl]}` "
+                              "or set near_identical: all")
         if sql_prompt and sql_prompt["prompt_format"] == "sql_palm":
             preset = {**preset, "user": SQL_PALM_USER}
             if entry.get("join") is None:
@@ -244,12 +256,15 @@ def _parse_sql_prompt(name: str, kind: str, entry: dict, mix: dict) -> Optional[
         return None
     from codecorpus.config import checked_value, default_config
 
-    defaults = mix.get("sql_triples") or default_config()["mix"]["sql_triples"]
+    defaults = {**default_config()["mix"]["sql_triples"], **(mix.get("sql_triples") or {})}
     options = {key: checked_value(f"source '{name}' {key}", defaults[key], entry.get(key, defaults[key]))
                for key in SQL_PROMPT_KEYS}
     if options["prompt_format"] not in PROMPT_FORMATS:
         raise ConfigError(f"source '{name}': prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
                           f"got {options['prompt_format']!r}")
+    if options["near_identical"] not in NEAR_IDENTICAL:
+        raise ConfigError(f"source '{name}': near_identical must be one of {', '.join(NEAR_IDENTICAL)}, "
+                          f"got {options['near_identical']!r}")
     if options["sample_rows"] < 0 or options["max_value_chars"] < 1:
         raise ConfigError(f"source '{name}': sample_rows must be >= 0 and max_value_chars >= 1, got "
                           f"{options['sample_rows']!r} and {options['max_value_chars']!r}")
@@ -501,6 +516,14 @@ def sample_counter(source: str) -> str:
     return f"filter/sample/{source}"
 
 
+def near_identical_counter(source: str) -> str:
+    return f"filter/near_identical/{source}"
+
+
+# the drops of the rows identity, each ``filter/<name>/<source>``
+DROPS = ("where", "near_identical", "empty", "sample")
+
+
 class _RenderEvents:
     """``routed`` body: (record, joined columns or None) -> the training row, or a drop."""
 
@@ -516,6 +539,8 @@ class _RenderEvents:
             if joined is None:
                 raise ValueError(f"no row of {source.join['path']} has {source.join['on']} = "
                                  f"{record.get(source.join['on'])!r}")
+            if source.representatives_only and joined.get("representative") not in (None, record.get("db_id")):
+                return [Drop(near_identical_counter(source.name))]   # its group counts once, by its kept database
             if joined.get("_prompt_error"):
                 raise ValueError(joined["_prompt_error"])
             record = {**record, **{c: joined.get(c) for c in source.join["columns"]},
@@ -535,7 +560,7 @@ def _join_events(key, ones, many):
 class ReadSource(beam.PTransform):
     """A source's files -> its training rows (``kept``), with ``dead_letter`` and ``stats``.
 
-    Counters: ``read/<source>``, ``filter/where/<source>``, ``filter/empty/<source>``,
+    Counters: ``read/<source>``, ``filter/where|near_identical|empty/<source>``,
     ``dead_letter/<source>/<stage>``."""
 
     def __init__(self, source: Source, files: list[str], join_files: list[str], template: dict):

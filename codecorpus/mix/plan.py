@@ -78,8 +78,10 @@ def plan_inputs(mix: dict, paths: dict) -> Plan:
             columns = set(tables.infer_schema(join_files[source.name]).names)
             missing = sorted({source.join["on"], *source.join_reads()} - columns)
             if missing:
+                hint = (" (codecorpus sql writes it; set near_identical: all to mix every database's triples)"
+                        if "representative" in missing else "")
                 raise ConfigError(f"source '{source.name}': join table {source.join['path']} has no column(s) "
-                                  f"{', '.join(missing)}")
+                                  f"{', '.join(missing)}{hint}")
     cluster_paths = sorted({s.clusters for s in sources if s.clusters})
     cluster_files = []
     for path in cluster_paths:
@@ -212,7 +214,7 @@ def accounting(plan: Plan) -> dict:
     def rows_identity(counters, rows):
         read = _per_source(counters, "read", names)
         selected = _per_source(counters, "mix/selected", names)
-        dropped = sum(_per_source(counters, f"filter/{f}", names) for f in ("where", "empty", "sample"))
+        dropped = sum(_per_source(counters, f"filter/{f}", names) for f in mixing.DROPS)
         dead = sum(v for k, v in counters.items()
                    if k.startswith("dead_letter/") and k.split("/")[1] in input_tables)
         return {"read": read, "selected": selected, "dropped": dropped, "dead_lettered": dead,

@@ -390,7 +390,8 @@ def test_join_as_the_readme_writes_it(tmp_path):
     triples = [{"db_id": f"db{i % 3}", "question": f"How many rows in t{i}?", "sql": f"SELECT COUNT(*) FROM t{i};",
                 "schema_fingerprint": f"fp{i % 3}", "repo_name": "acme/db", "path": f"s{i}.sql", "license": "mit"}
                for i in range(9)]
-    databases = [{"db_id": f"db{d}", "ddl": f"CREATE TABLE t{d} (id INTEGER);"} for d in range(3)]
+    databases = [{"db_id": f"db{d}", "ddl": f"CREATE TABLE t{d} (id INTEGER);", "representative": f"db{d}"}
+                 for d in range(3)]
     for name, rows in (("triples", triples), ("databases", databases)):
         (tmp_path / name).mkdir()
         pq.write_table(pa.Table.from_pylist(rows), tmp_path / name / "part-00000-of-00001.parquet")
@@ -425,8 +426,9 @@ INSERT INTO track VALUES (1, 1, 'For Those About To Rock', 343719), (2, 2, 'Ball
 """
 
 
-def _sql_tables(root: Path, databases: list, triples_per_db: int) -> tuple:
-    """sql_databases/ (rows built as the sql job builds them) and sql_triples/ over them."""
+def _sql_tables(root: Path, databases: list, triples_per_db: int, mark: bool = False) -> tuple:
+    """sql_databases/ (rows built as the sql job builds them; ``mark``: near-identical ones
+    marked with their group's representative, as the job does) and sql_triples/ over them."""
     from codecorpus.config import load_config
     from codecorpus.sql import database
 
@@ -436,6 +438,11 @@ def _sql_tables(root: Path, databases: list, triples_per_db: int) -> tuple:
         record = {"repo_name": repo, "path": path, "content": sql, "license": "mit"}
         job = next(e for e in database.parse_file(record, cfg) if isinstance(e, dict))
         rows.append(database.build_database({**job, "borrowed": []}, cfg).row)
+    if mark:
+        groups = defaultdict(list)
+        for row in rows:
+            groups[row["schema_fingerprint"]].append(row)
+        rows = [r for group in groups.items() for r in database.mark_near_identical(group) if isinstance(r, dict)]
     triples = [{"db_id": db["db_id"], "question": f"Question {i} about {db['db_id']}?", "sql": f"SELECT {i} FROM artist",
                 "schema_fingerprint": db["schema_fingerprint"], "repo_name": db["repo_name"], "path": db["path"],
                 "license": "mit"} for db in rows for i in range(triples_per_db)]
@@ -539,6 +546,41 @@ def test_near_identical_databases_of_different_repositories_share_a_split(tmp_pa
     # the old key (repository and path) lets the copies fall on both sides: the test can tell
     by_file = sides(file="{repo_name}:{path}")
     assert any(len(s) == 2 for s in by_file.values())
+
+
+def test_a_database_vendored_into_many_repositories_counts_once(tmp_path, capsys):
+    """Five repositories vendor one schema, a sixth has its own: by default only the
+    representative's triples are mixed and the copies' are counted drops; `all` mixes all."""
+    vendored = [(f"fork{i}/app", f"db/music_{i}.sql", MUSIC_SQL) for i in range(5)]
+    dbs, triples = _sql_tables(tmp_path, vendored + [("acme/shop", "shop.sql", "CREATE TABLE shop (id INT PRIMARY "
+                                                      "KEY, what TEXT); INSERT INTO shop VALUES (1,'kettle');")], 3,
+                               mark=True)
+    representative = {db["db_id"]: db["representative"] for db in dbs}
+    assert len(set(representative.values())) == 2
+    join = {"path": str(tmp_path / "sql_databases"), "on": "db_id", "columns": ["ddl"]}
+
+    def mixed(name: str, **override) -> tuple[list, dict]:
+        config = mixture(tmp_path, {}, splits={"validation": 0.0}, sources=[
+            {"name": "sql", "path": str(tmp_path / "sql_triples"), "kind": "sql_triples", "join": join, **override}])
+        out = mix(tmp_path, config, name)
+        manifest = manifest_of(out)
+        assert all(t["holds"] for t in manifest["accounting"].values()), manifest["accounting"]
+        return split_rows(out)["train"], manifest["counters"]
+
+    rows, counters = mixed("once")
+    questions = {t["question"]: t["db_id"] for t in triples}
+    assert sorted(questions[r["messages"][0]["content"].rsplit("-- ", 1)[1]] for r in rows) == sorted(
+        t["db_id"] for t in triples if representative[t["db_id"]] == t["db_id"])
+    assert len(rows) == 6 and counters["filter/near_identical/sql"] == 4 * 3
+    rows, counters = mixed("all", near_identical="all")
+    assert len(rows) == len(triples) == 18 and "filter/near_identical/sql" not in counters
+    # a join table without the column (not written by codecorpus sql) is refused with the way out
+    pq.write_table(pa.Table.from_pylist([{k: v for k, v in db.items() if k != "representative"} for db in dbs]),
+                   tmp_path / "sql_databases" / "part-00000-of-00001.parquet")
+    config = mixture(tmp_path, {}, sources=[{"name": "sql", "path": str(tmp_path / "sql_triples"),
+                                             "kind": "sql_triples", "join": join}])
+    assert run_cli("mix", "--config", config, "--output", tmp_path / "refused") == 2
+    assert "near_identical: all" in capsys.readouterr().err and not (tmp_path / "refused").exists()
 
 
 def test_input_option_sets_a_source_path(tmp_path, tables_dir):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from codecorpus.config import ConfigError, load_config
+from codecorpus.core.routing import Drop
 from codecorpus.mix import mixing
 from codecorpus.sql import database, prompts
 
@@ -50,11 +51,14 @@ def render(source: mixing.Source, record: dict, db: dict) -> list:
 def test_options_default_from_the_mix_section_and_a_source_overrides_them():
     (plain,) = sources({"kind": "sql_triples", "join": JOIN})
     assert plain.sql_prompt == load_config()["mix"]["sql_triples"] and plain.sql_prompt["prompt_format"] == "ddl"
-    assert not plain.sql_palm and plain.join_reads() == ["ddl"] and plain.templates["user"] == "{ddl}\n\n-- {question}"
+    assert not plain.sql_palm and plain.templates["user"] == "{ddl}\n\n-- {question}"
+    assert plain.representatives_only and plain.join_reads() == ["ddl", "representative"]
     (palm,) = sources({"kind": "sql_triples", "join": JOIN, "prompt_format": "sql_palm", "sample_rows": 2})
-    assert palm.sql_prompt == {"prompt_format": "sql_palm", "sample_rows": 2,
+    assert palm.sql_prompt == {"prompt_format": "sql_palm", "sample_rows": 2, "near_identical": "representative",
                                "max_value_chars": load_config()["mix"]["sql_triples"]["max_value_chars"]}
-    assert palm.join_reads() == ["ddl", "inserts"] and "database_prompt" in palm.columns_needed()
+    assert palm.join_reads() == ["ddl", "inserts", "representative"] and "database_prompt" in palm.columns_needed()
+    (every_copy,) = sources({"kind": "sql_triples", "join": JOIN, "near_identical": "all"})
+    assert not every_copy.representatives_only and every_copy.join_reads() == ["ddl"]
     assert palm.templates["user"] == mixing.SQL_PALM_USER
     (section_wide,) = sources({"kind": "sql_triples", "join": JOIN},
                               sql_triples={"prompt_format": "sql_palm", "sample_rows": 5, "max_value_chars": 9})
@@ -72,6 +76,9 @@ def test_options_default_from_the_mix_section_and_a_source_overrides_them():
     ({"kind": "sql_triples", "join": JOIN, "sample_rows": -1}, "sample_rows must be >= 0"),
     ({"kind": "sql_triples", "join": JOIN, "max_value_chars": 0}, "max_value_chars >= 1"),
     ({"kind": "fim", "sample_rows": 3}, "only apply to kind sql_triples"),
+    ({"kind": "sql_triples", "join": JOIN, "near_identical": "first"}, "near_identical must be one of representative, all"),
+    ({"kind": "sql_triples", "user": "{question}"}, "near_identical: representative reads each database's group"),
+    ({"kind": "fim", "near_identical": "all"}, "only apply to kind sql_triples"),
 ])
 def test_bad_options_are_refused(entry, message):
     with pytest.raises(ConfigError, match=message):
@@ -120,3 +127,22 @@ INSERT INTO `Artist` VALUES (1, 'AC/DC');
     assert a["_member"] != b["_member"] and a["repo"] != b["repo"]
     # one node links them: the split draws their group once
     assert mixing.group_edges(a, False)[1][1] == mixing.group_edges(b, False)[1][1] == f"f:{one['schema_fingerprint']}"
+
+
+def test_of_near_identical_databases_only_the_representatives_triples_are_mixed():
+    """One sample database vendored twice: the group's kept database (``representative``, set by
+    the sql job's ``mark_near_identical``) keeps its triples, the copy's are a counted drop."""
+    vendored = database_row(repo="someone/vendored", path="vendor/music.sql")
+    original = database_row()
+    marked = [r for r in database.mark_near_identical((original["schema_fingerprint"], [vendored, original]))
+              if isinstance(r, dict)]
+    kept = marked[0]["representative"]
+    by_id = {db["db_id"]: db for db in marked}
+    copy = next(db_id for db_id in by_id if db_id != kept)
+    (source,) = sources({"kind": "sql_triples", "join": JOIN})
+    (row,) = render(source, triple(by_id[kept]), by_id[kept])
+    assert row["messages"][1]["content"] == "SELECT COUNT(*) FROM artist"
+    (drop,) = render(source, triple(by_id[copy]), by_id[copy])
+    assert isinstance(drop, Drop) and drop.counter == mixing.near_identical_counter(source.name)
+    (every_copy,) = sources({"kind": "sql_triples", "join": JOIN, "near_identical": "all"})
+    assert all(isinstance(r, dict) for db in marked for r in render(every_copy, triple(db), db))
