@@ -10,6 +10,10 @@ keyed request/answer joins and one final CoGroupByKey, so no worker ever holds a
 2. ``(blob sha, (commit, side))`` requests meet ``contents`` on blob id -> ``(commit, (side, blob))``;
 3. commit, licence answers and blob answers meet on the commit sha -> ``assemble``.
 
+Blobs cross these shuffles with their ``content`` zstd-compressed (``core.blobs``, packed as
+they are keyed for the lookup) and are decompressed in ``assemble``, the first step that reads
+the text; a commit passed on to ``commits.fetch`` keeps the blobs it has packed.
+
 Only commits that passed the commit-level filters send requests, so only their blobs are
 shuffled with their commit.
 """
@@ -27,6 +31,7 @@ from typing import Iterable, Optional
 import apache_beam as beam
 import numpy as np
 
+from codecorpus.core import blobs as packing
 from codecorpus.core.filters import FilterChain, counter_name
 from codecorpus.commits.filters import LanguageFilter, SingleFileFilter, allowed_license, single_difference
 from codecorpus.commits.ft_filters import clean_subject, seeded_fraction
@@ -34,6 +39,8 @@ from codecorpus.core.languages import commitpack_table
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, dead_letter, routed
 
 LANG_FIELD = "_lang"
+BLOB_TEXT = ("content",)   # the text of a contents row: what crosses the join's shuffles compressed
+ROW_TEXT = ("old_contents", "new_contents")   # a commitpack row's, through dedup's shuffle
 KEPT_WITH_OTHER_CHANGES = "single_file/kept_with_other_changes"
 
 
@@ -76,6 +83,11 @@ def pick_licence(licences: Iterable[Optional[str]]) -> Optional[str]:
 def blob_requests(commit: dict) -> list[tuple[str, tuple[str, str]]]:
     d = single_difference(commit)
     return [(d["old_sha1"], (commit["commit"], "old")), (d["new_sha1"], (commit["commit"], "new"))]
+
+
+def keyed_blob(blob: dict) -> tuple:
+    """A contents row as the contents join carries it: keyed by id, its text packed."""
+    return blob["id"], packing.pack(blob, BLOB_TEXT)
 
 
 def pick_blob(blobs: Iterable[dict]) -> Optional[dict]:
@@ -319,7 +331,7 @@ class JoinLicencesAndContents(beam.PTransform):
         blob_answers = (
             commits | "RequestBlobs" >> beam.FlatMap(blob_requests)
             | "LookUpBlobs" >> SaltedLookup(
-                self.contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b)), pick_blob, self.fanout)
+                self.contents | "KeyBlobById" >> beam.Map(keyed_blob), pick_blob, self.fanout)
             | "BlobAnswers" >> beam.MapTuple(lambda sha, answer: (sha, (answer[1], answer[0], answer[2]))))
         return (
             {"commit": commits | "KeyCommitBySha" >> beam.Map(lambda c: (c["commit"], c)),
@@ -357,10 +369,12 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, fe
     blobs = {side: (blob_id, blob) for side, blob_id, blob in grouped["blob"]}
     missing = {side: blobs[side][0] for side in ("old", "new") if blobs.get(side, (None, None))[1] is None}
     if missing and fetch_missing and all(missing.values()):
-        commit["_fetch"] = missing
+        commit["_fetch"] = missing  # the blobs it has go on packed, across the fetch's join
         commit["_found"] = {side: blob for side, (_id, blob) in blobs.items() if blob is not None}
         yield commit
         return
+    blobs = {side: (blob_id, None if blob is None else packing.unpack(blob, BLOB_TEXT))
+             for side, (blob_id, blob) in blobs.items()}
     cached = any(blob.get("_cached") for _id, blob in blobs.values() if blob is not None)
     yield from finish(commit, blobs, licence_chain, content_chain,
                       "contents/from_cache" if cached else "contents/from_dump")

@@ -38,6 +38,7 @@ import apache_beam as beam
 
 from codecorpus.commits import commitpack as cp
 from codecorpus.config import ConfigError
+from codecorpus.core import blobs as packing
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events, routed
 from codecorpus.io import git
 from codecorpus.io.records import normalise
@@ -247,9 +248,10 @@ def complete(element, licence_chain, content_chain):
         raw = {k: v for k, v in commit.items() if not k.startswith("_")}
         yield dead_letter(STAGE, "commits", sha, f"{reason}: {tried}", raw, commit.get("_source", ""))
         return
-    fetched = dict(answer.blobs)
+    fetched = {side: packing.unpack(blob, cp.BLOB_TEXT) for side, blob in answer.blobs}
+    found = {side: packing.unpack(blob, cp.BLOB_TEXT) for side, blob in commit["_found"].items()}
     blobs = {side: (commit["_fetch"][side], fetched[side]) if side in commit["_fetch"] else
-             (None, commit["_found"].get(side)) for side in ("old", "new")}
+             (None, found.get(side)) for side in ("old", "new")}
     yield from cp.finish(commit, blobs, licence_chain, content_chain, "contents/fetched")
 
 
@@ -295,6 +297,14 @@ class FetchRepositories(beam.DoFn):
                 yield from route_events([event], STAGE)
 
 
+def packed_answer(answer: FetchAnswer) -> FetchAnswer:
+    """An answer as it crosses the join with its commit: the fetched blobs' text packed
+    (``core.blobs``; the commit's ``_found`` blobs are packed already, by the contents join)."""
+    if not answer.blobs:
+        return answer
+    return replace(answer, blobs=tuple((side, packing.pack(blob, cp.BLOB_TEXT)) for side, blob in answer.blobs))
+
+
 def _is_pending(record) -> bool:
     return isinstance(record, dict) and "_fetch" in record
 
@@ -329,7 +339,8 @@ class FetchMissingBlobs(beam.PTransform):
         if settings.cache:
             _ = answers | "WriteBlobCache" >> beam.ParDo(WriteBlobCache(settings.cache))
         completed = ({"commit": pending | "KeyPendingBySha" >> beam.Map(lambda c: (c["commit"], c)),
-                      "answer": answers}
+                      "answer": answers | "PackFetchedBlobs" >> beam.MapTuple(
+                          lambda sha, answer: (sha, packed_answer(answer)))}
                      | "JoinAnswersOnSha" >> beam.CoGroupByKey()
                      | "FinishFetched" >> routed(
                          lambda e: complete(e, self.licence_chain, self.content_chain),

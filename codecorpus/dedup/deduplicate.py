@@ -21,7 +21,8 @@ Only ids, content hashes, ranks and signatures move through the dedup stages, an
 holds a global index or a whole bucket: groups are read in two streaming passes (find the
 centre, then emit), buckets larger than ``bucket_cap`` are split into sub-stars (counted), and
 the best of a cluster is a combiner-lifted ``CombinePerKey``. Records are shuffled once, at the
-end, to meet their decision. Counters: ``filter/...`` for drops (so a calling job's accounting
+end, to meet their decision, with their ``packed`` text fields zstd-compressed (``core.blobs``;
+decompressed by ``ApplyDecisions``). Counters: ``filter/...`` for drops (so a calling job's accounting
 identity holds), ``dedup/...`` and ``decontaminate/...`` for what the stages did.
 """
 
@@ -35,6 +36,7 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 import apache_beam as beam
 import xxhash
 
+from codecorpus.core import blobs
 from codecorpus.core.filters import counter_name
 from codecorpus.core.graph import ConnectedComponents, counted, stats_of_count, stream_join, zero_counters
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Route, dead_letter, route_events
@@ -424,12 +426,12 @@ class _ApplyDecision:
     """``(id, {record: [...], decision: [...]})`` -> the kept record, or a counted drop; a
     ``clusters`` row for every id in a cluster."""
 
-    def __init__(self, table: str, collapse_copies: bool):
-        self.table, self.collapse_copies = table, collapse_copies
+    def __init__(self, table: str, collapse_copies: bool, packed: tuple = ()):
+        self.table, self.collapse_copies, self.packed = table, collapse_copies, packed
 
     def __call__(self, element) -> list:
         rid, grouped = element
-        records, decisions = list(grouped["record"]), list(grouped["decision"])
+        records, decisions = [blobs.unpack(r, self.packed) for r in grouped["record"]], list(grouped["decision"])
         if not records:
             return []
         if len(records) > 1:
@@ -466,11 +468,13 @@ class Deduplicate(beam.PTransform):
     a function of the record (the commit job compares the lines a commit changes); ``id_field``:
     a unique id (None: a hash of the whole record, so identical records share it); ``config``:
     the job configuration (its ``dedup`` and ``dead_letter`` sections); ``table``: the table
-    named in dead letters."""
+    named in dead letters; ``packed``: the record's text fields, carried compressed through
+    the shuffle that joins records to their decisions (``core.blobs``)."""
 
-    def __init__(self, text: TextOf, id_field: Optional[str], config: dict, table: str = "records"):
+    def __init__(self, text: TextOf, id_field: Optional[str], config: dict, table: str = "records",
+                 packed: tuple = ()):
         super().__init__()
-        self.text, self.id_field, self.table = text, id_field, table
+        self.text, self.id_field, self.table, self.packed = text, id_field, table, tuple(packed)
         self.settings = check_config(config["dedup"])
 
     def expand(self, records):
@@ -486,7 +490,8 @@ class Deduplicate(beam.PTransform):
                       | "SignBatches" >> beam.ParDo(_SignBatch(settings.near.minhash)).with_outputs(STATS, main="kept"))
             prepared_records = signed.kept
             stats.append(signed[STATS])
-        keyed = prepared_records | "KeyRecordById" >> beam.Map(lambda e: (e[0], e[1]))
+        packed = self.packed
+        keyed = prepared_records | "KeyRecordById" >> beam.Map(lambda e: (e[0], blobs.pack(e[1], packed)))
         features = prepared_records | "DedupFeatures" >> beam.FlatMap(lambda e: [(e[0], e[2])] if e[2] is not None else [])
 
         if settings.exact_normalise is not None:
@@ -509,7 +514,7 @@ class Deduplicate(beam.PTransform):
             {"record": keyed, "decision": resolved.out}
             | "JoinDecisionsById" >> beam.CoGroupByKey()
             | "ApplyDecisions" >> beam.ParDo(Route(
-                _ApplyDecision(table, settings.exact_normalise is not None), "dedup", table,
+                _ApplyDecision(table, settings.exact_normalise is not None, packed), "dedup", table,
                 key_of=lambda e: e[0])).with_outputs(DEAD_LETTER, STATS, CLUSTERS, main="kept"))
         stats += [resolved[STATS], applied[STATS]]
         return {

@@ -9,6 +9,10 @@ carries its schema, so every table can always be loaded.
 The same rows give byte-identical files: shard choice and order depend on the rows only, and
 no timestamps are written. The shard count comes from the total row bytes (a single summed
 number, broadcast as a side input) and ``shard_target_bytes``, or from ``num_shards``.
+
+Rows cross the shard shuffle with their long string columns compressed (``core.blobs``),
+next to their size, and are decompressed one row group at a time as the shard is
+written, so a writer holds one row group of text, not a shard of it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
+
+from codecorpus.core import blobs
 
 TMP_DIR = "_tmp"
 
@@ -50,16 +56,49 @@ def shard_of(sort_key: tuple, num_shards: int) -> int:
     return xxhash.xxh64_intdigest("\x1f".join(map(str, sort_key)).encode("utf-8", "surrogatepass")) % num_shards
 
 
-def write_parquet(rows: list[dict], schema: pa.Schema, path: str, row_group_bytes: int, compression: str) -> int:
-    """Write ``rows`` (already in their final order) to ``path``; returns the row count."""
-    per_row = max(1, sum(row_bytes(r) for r in rows) // max(1, len(rows)))
+def write_parquet(rows: list, schema: pa.Schema, path: str, row_group_bytes: int, compression: str,
+                  sizes: list[int] | None = None, prepare: Callable | None = None) -> int:
+    """Write ``rows`` (already in their final order) to ``path``; returns the row count.
+
+    Row groups hold ``row_group_bytes`` of rows by their mean ``row_bytes`` (``sizes``: those
+    of the rows, when ``rows`` are not the rows themselves but, e.g., packed ones that
+    ``prepare`` turns back into rows, one row group at a time)."""
+    sizes = [row_bytes(r) for r in rows] if sizes is None else sizes
+    per_row = max(1, sum(sizes) // max(1, len(rows)))
     rows_per_group = max(1, row_group_bytes // per_row)
     with fsspec.open(path, "wb") as f:
         with pq.ParquetWriter(f, schema, compression=compression) as writer:
             for start in range(0, len(rows), rows_per_group):
                 chunk = rows[start:start + rows_per_group]
+                if prepare is not None:
+                    chunk = [prepare(r) for r in chunk]
                 writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
     return len(rows)
+
+
+def text_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The string columns of a schema: what crosses the shard shuffle compressed."""
+    return tuple(f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+
+
+def assign_shard(row: dict, sort_key: Callable, fields: tuple, num_shards: int) -> tuple:
+    """``(shard, (row_bytes, packed row))``: what a row carries across the shard shuffle, its
+    size computed here from the text and its ``fields`` packed."""
+    return shard_of(sort_key(row), num_shards), (row_bytes(row), blobs.pack(row, fields))
+
+
+def write_shard(entries, schema: pa.Schema, path: str, row_group_bytes: int, compression: str,
+                sort_key: Callable, fields: tuple) -> int:
+    """A shard's ``(row_bytes, packed row)`` entries -> one Parquet file, rows in the order of
+    ``sorted(rows, key=sort_key)``, unpacked one row group at a time. The sort key is taken
+    from each row unpacked on its own (a key may read a text column, as the dead letters'
+    does), so only the keys, not the rows' text, are held decoded at once."""
+    entries = list(entries)
+    keys = [sort_key(blobs.unpack(packed, fields)) for _size, packed in entries]
+    order = sorted(range(len(entries)), key=keys.__getitem__)
+    del keys
+    return write_parquet([entries[i][1] for i in order], schema, path, row_group_bytes, compression,
+                         sizes=[entries[i][0] for i in order], prepare=lambda r: blobs.unpack(r, fields))
 
 
 class _WriteShard(beam.DoFn):
@@ -71,11 +110,10 @@ class _WriteShard(beam.DoFn):
         self.compression = compression
 
     def process(self, element):
-        shard, rows = element
-        rows = sorted(rows, key=self.sort_key)
+        shard, entries = element
         path = join_path(self.table_tmp_dir, f"shard-{shard:05d}.parquet")
-        n = write_parquet(rows, self.schema, path, self.row_group_bytes, self.compression)
-        yield path, n
+        yield path, write_shard(entries, self.schema, path, self.row_group_bytes, self.compression,
+                                self.sort_key, text_columns(self.schema))
 
 
 class WriteTable(beam.PTransform):
@@ -93,11 +131,12 @@ class WriteTable(beam.PTransform):
         total_bytes = beam.pvalue.AsSingleton(
             rows | "MeasureRowBytes" >> beam.Map(row_bytes) | "SumBytes" >> beam.CombineGlobally(sum))
         target, fixed = self.cfg["shard_target_bytes"], self.cfg.get("num_shards")
-        sort_key = self.sort_key
+        sort_key, fields = self.sort_key, text_columns(self.schema)
         return (
             rows
             | "AssignShard" >> beam.Map(
-                lambda row, total: (shard_of(sort_key(row), shard_count(total, target, fixed)), row), total_bytes)
+                lambda row, total: assign_shard(row, sort_key, fields, shard_count(total, target, fixed)),
+                total_bytes)
             | "GroupShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(
                 join_path(self.output, TMP_DIR, self.table), self.schema, sort_key,

@@ -9,7 +9,8 @@ Shared by the jobs that work on files rather than commits (``files``, ``sql``). 
 
 Output records: ``repo_name, ref, path, mode, id, size, content, binary, license``. Joins are
 keyed request/answer joins (no table held in memory): licences meet the small file entries
-first, then the entries meet their blobs. ``keep_path(path) -> reason | None`` drops unwanted
+first, then the entries meet their blobs (their ``content`` zstd-compressed through that
+shuffle, ``core.blobs``, decompressed as they are attached). ``keep_path(path) -> reason | None`` drops unwanted
 paths before any join (counted as ``filter/path/<reason>``); symlinks and submodules are
 counted as ``filter/file_kind/<kind>``; a missing or undecodable blob is a dead letter.
 """
@@ -27,6 +28,7 @@ from fsspec.implementations.local import LocalFileSystem
 from codecorpus.io import dump, records
 from codecorpus.io.records import is_encodable
 from codecorpus.io.sources import InputSpec, ReadTable
+from codecorpus.core import blobs as packing
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, route_stream, routed
 
 SYMLINK_MODES = {0o120000, 40960}
@@ -76,10 +78,19 @@ def attach_licence(element):
         yield {**entry, "license": licences[0] if licences else None}
 
 
+BLOB_TEXT = ("content",)  # what a contents row carries compressed through the join
+
+
+def keyed_blob(blob: dict) -> tuple:
+    """A contents row as the join carries it: keyed by id, its text packed."""
+    return blob["id"], packing.pack(blob, BLOB_TEXT)
+
+
 def attach_blob(element):
     blob_id, grouped = element
     blobs = list(grouped["blob"])
     blob = max(blobs, key=lambda b: b.get("content") is not None) if blobs else None
+    blob = None if blob is None else packing.unpack(blob, BLOB_TEXT)
     for entry in sorted(grouped["entry"], key=file_key):
         if blob is None:
             yield dead_letter("join_contents", "files", file_key(entry),
@@ -224,6 +235,6 @@ class ReadRepositoryFiles(beam.PTransform):
             | "AttachLicence" >> beam.FlatMap(attach_licence))
         return ledger.take(
             {"entry": licensed | "KeyEntryByBlob" >> beam.Map(lambda e: (e["id"], e)),
-             "blob": contents | "KeyBlobById" >> beam.Map(lambda b: (b["id"], b))}
+             "blob": contents | "KeyBlobById" >> beam.Map(keyed_blob)}
             | "JoinContentsOnBlobSha" >> beam.CoGroupByKey()
             | "AttachContents" >> routed(attach_blob, "join_contents", "files", key_of=lambda e: e[0]))

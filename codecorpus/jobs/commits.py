@@ -171,7 +171,8 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
             fetch.FetchSettings.from_config(config), licence_chain, content_chain))
     if config["commits"]["dedup"]:
         # On the change each commit makes, before PII, so duplicates are compared unredacted.
-        deduplicated = commitpack | "Deduplicate" >> Deduplicate(cp.change_of, "commit", config, table="commits")
+        deduplicated = commitpack | "Deduplicate" >> Deduplicate(cp.change_of, "commit", config, table="commits",
+                                                               packed=cp.ROW_TEXT)
         stages.write("clusters", deduplicated[CLUSTERS])
         commitpack = stages.take(deduplicated)
     if redactor:

@@ -103,7 +103,8 @@ def build(stages: common.Stages, files: list[str], schema, text_field: str, id_f
     records = stages.read("ReadRecords", tables.ReadRecords(files))
     conforming = stages.step(records, "ConformToSchema", lambda r: tables.conform_events(r, schema, key_of(r)),
                              "conform", TABLE, key_of=key_of)
-    deduplicated = conforming | "Deduplicate" >> Deduplicate(text_field, id_field, config, table=TABLE)
+    deduplicated = conforming | "Deduplicate" >> Deduplicate(text_field, id_field, config, table=TABLE,
+                                                           packed=(text_field,))
     stages.write("records", stages.take(deduplicated))
     stages.write("clusters", deduplicated[CLUSTERS])
     stages.finish()

@@ -192,7 +192,8 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     kept = stages.step(files, "FileFilters", FilterFiles(build_chain(FILE_FILTERS, files_cfg["filters"])),
                        "file_filters", "files", key_of=file_key)
     if files_cfg["dedup"]:  # before PII, as in the commits job (docs/architecture.md: why)
-        deduplicated = kept | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files")
+        deduplicated = kept | "Deduplicate" >> Deduplicate("content", ID_FIELD, config, table="files",
+                                                           packed=("content",))
         stages.write("clusters", deduplicated[CLUSTERS])
         kept = stages.take(deduplicated)
     if redactor:

@@ -1,7 +1,8 @@
 """The Beam step: ``files`` rows -> ``repo_documents`` rows, with dead letters and counters.
 
     files rows -> FileImports (per file: tree-sitter imports, in parallel)
-               -> GroupByKey on repo:ref (a repository's files meet on one worker)
+               -> GroupByKey on repo:ref (a repository's files meet on one worker, their
+                  content zstd-compressed through the shuffle: ``core.blobs``)
                -> RepositoryDocuments (order, split, render; tokenizer built in setup())
 
 A repository that fails as a whole is one dead letter (stage ``repo_documents``, table
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from codecorpus.core import blobs
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, dead_letter, route_events
 from codecorpus.repodocs.documents import RepoDocSettings, char_measure
 from codecorpus.repodocs.imports import ImportFinder
@@ -40,6 +42,9 @@ class TokenMeasure:
         return [next(counts) if t else 0 for t in texts]
 
 
+ENTRY_TEXT = ("content",)  # a file entry's text, packed through the grouping
+
+
 class _FileImports(beam.DoFn):
     def __init__(self, settings: RepoDocSettings):
         self.settings = settings
@@ -49,7 +54,7 @@ class _FileImports(beam.DoFn):
         self.finder.setup()
 
     def process(self, row):
-        yield repo_key(row), file_entry(row, self.finder, self.settings)
+        yield repo_key(row), blobs.pack(file_entry(row, self.finder, self.settings), ENTRY_TEXT)
 
 
 class _RepositoryDocuments(beam.DoFn):
@@ -62,7 +67,7 @@ class _RepositoryDocuments(beam.DoFn):
 
     def process(self, element):
         key, entries = element
-        entries = list(entries)
+        entries = [blobs.unpack(e, ENTRY_TEXT) for e in entries]
         try:
             rows, counts = repository_documents(key, entries, self.settings, self.measure)
             events = [Count(counter(name), n) for name, n in sorted(counts.items())] + rows
