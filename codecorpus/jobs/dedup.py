@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from codecorpus import schemas
 from codecorpus.io import tables
+from codecorpus.io.parquet import text_columns
 from codecorpus.jobs import runner as common
 from codecorpus.jobs.runner import Table
 from codecorpus.dedup.deduplicate import (CLUSTERS, DECONTAMINATE, Deduplicate, check_config, key_of_record, record_id)
@@ -103,8 +104,9 @@ def build(stages: common.Stages, files: list[str], schema, text_field: str, id_f
     records = stages.read("ReadRecords", tables.ReadRecords(files))
     conforming = stages.step(records, "ConformToSchema", lambda r: tables.conform_events(r, schema, key_of(r)),
                              "conform", TABLE, key_of=key_of)
-    deduplicated = conforming | "Deduplicate" >> Deduplicate(text_field, id_field, config, table=TABLE,
-                                                           packed=(text_field,))
+    # every string column (conformed to the schema, so never bytes) crosses dedup's record join packed
+    packed = tuple(dict.fromkeys((text_field, *text_columns(schema))))
+    deduplicated = conforming | "Deduplicate" >> Deduplicate(text_field, id_field, config, table=TABLE, packed=packed)
     stages.write("records", stages.take(deduplicated))
     stages.write("clusters", deduplicated[CLUSTERS])
     stages.finish()
