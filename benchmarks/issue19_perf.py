@@ -32,6 +32,7 @@ PYTHON = "/work/main/.venv/bin/python"
 JOB_ARGS = {
     "commits": lambda dump: ["commits", "--input", dump],
     "commits-no-pii": lambda dump: ["commits", "--input", dump, "--no-pii"],
+    "files": lambda dump: ["files", "--input", dump],
     "dedup": lambda dump: ["dedup", "--input", f"{dump}/contents.jsonl.gz", "--text-field", "content",
                            "--id-field", "id"],
 }
