@@ -10,7 +10,8 @@ ranges, about ``bucket_rows`` rows each); a count per bucket (one integer per bu
 bucket its first global rank; the sort keys of each bucket are sorted on their own worker, which
 finds the keys at which shards begin (``num_shards - 1`` of them, gathered); every row then
 bisects those to find its shard, and each shard is grouped, sorted and written. Rows cross one
-shuffle, sort keys two; no step holds more than a bucket's keys or a shard.
+shuffle (their ``packed`` text fields zstd-compressed, ``core.blobs``), sort keys two; no step
+holds more than a bucket's keys or a shard.
 
 Files go to ``<output>/_tmp/<table>/<split>-shard-NNNNN.parquet``; ``finalise_split_table``
 renames them to ``<table>/<split>-00000-of-0000N.parquet`` (the layout ``datasets`` reads as
@@ -25,6 +26,7 @@ from typing import Callable, Optional
 
 import apache_beam as beam
 
+from codecorpus.core import blobs
 from codecorpus.io.parquet import TMP_DIR, finalise_table, join_path, write_parquet
 
 KEY = "_key"
@@ -162,28 +164,30 @@ class ShardBoundaries(beam.PTransform):
                 | "GatherShardStarts" >> beam.CombineGlobally(_ShardStarts()))
 
 
-def _sorted_shard(element, plan, order):
+def _sorted_shard(element, plan, order, packed=()):
     shard, rows = element
-    return shard, plan["shards"], sorted(rows, key=order)
+    return shard, plan["shards"], sorted((blobs.unpack(r, packed) for r in rows), key=order)
 
 
 class BalancedShards(beam.PTransform):
     """rows with ``_key`` -> ``(shard, num_shards, rows in key order)`` with equal counts (±1).
 
     Only sort keys cross the shuffles that rank the rows; the rows themselves cross one, to
-    their shard (found by bisecting the shard boundaries, a list of ``num_shards - 1`` keys)."""
+    their shard (found by bisecting the shard boundaries, a list of ``num_shards - 1`` keys),
+    with their ``packed`` fields compressed (``core.blobs``)."""
 
     def __init__(self, fixed_shards, target_bytes: int, multiple: int = 1,
                  order: Callable = lambda row: (row[KEY], row.get("id")), bucket_rows: int = 20_000,
-                 max_buckets: int = 1 << 16, size_of: Callable = approx_bytes):
+                 max_buckets: int = 1 << 16, size_of: Callable = approx_bytes, packed: tuple = ()):
         super().__init__()
+        self.packed = tuple(packed)
         self.fixed, self.target, self.multiple = fixed_shards, target_bytes, multiple
         self.order, self.bucket_rows, self.max_buckets = order, bucket_rows, max_buckets
         self.size_of = size_of
 
     def expand(self, rows):
         fixed, target, multiple = self.fixed, self.target, self.multiple
-        bucket_rows, max_buckets, order = self.bucket_rows, self.max_buckets, self.order
+        bucket_rows, max_buckets, order, packed = self.bucket_rows, self.max_buckets, self.order, self.packed
         count = rows | "CountRows" >> beam.Map(lambda _: 1) | "SumRows" >> beam.CombineGlobally(sum)
         size = rows | "MeasureBytes" >> beam.Map(self.size_of) | "SumBytes" >> beam.CombineGlobally(sum)
         plan = beam.pvalue.AsSingleton(
@@ -193,9 +197,10 @@ class BalancedShards(beam.PTransform):
         offsets = beam.pvalue.AsSingleton(orders | "BucketRanks" >> CountPerBucket())
         starts = beam.pvalue.AsSingleton(orders | "Boundaries" >> ShardBoundaries(plan, offsets))
         return (rows
-                | "ToShard" >> beam.Map(lambda row, b: (bisect.bisect_right(b, order(row)), row), starts)
+                | "ToShard" >> beam.Map(lambda row, b: (bisect.bisect_right(b, order(row)), blobs.pack(row, packed)),
+                                        starts)
                 | "GroupShard" >> beam.GroupByKey()
-                | "SortShard" >> beam.Map(_sorted_shard, plan, order))
+                | "SortShard" >> beam.Map(_sorted_shard, plan, order, packed))
 
 
 class WriteSplitShard(beam.DoFn):

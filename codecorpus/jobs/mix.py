@@ -27,6 +27,7 @@ import apache_beam as beam
 from codecorpus import schemas
 from codecorpus.config import ConfigError
 from codecorpus.io import tables
+from codecorpus.io.parquet import text_columns
 from codecorpus.io.shards import BalancedShards, WriteSplitShard, finalise_split_table
 from codecorpus.jobs import runner as common
 from codecorpus.jobs.runner import Table
@@ -197,7 +198,8 @@ def build(stages: common.Stages, plan, config: dict) -> None:
     for i, name in enumerate(splits):
         shards = by_split[i] | f"Shuffle[{name}]" >> BalancedShards(
             mix["shards"].get(name), mix["shard_target_bytes"], mix["shard_multiple"],
-            order=lambda r: (r["_key"], r["id"], r["copy"]), size_of=lambda r: mixing.approx_bytes(complete(r)))
+            order=lambda r: (r["_key"], r["id"], r["copy"]), size_of=lambda r: mixing.approx_bytes(complete(r)),
+            packed=text_columns(schemas.MIXTURE_EXAMPLES))
         _ = shards | f"Write[{name}]" >> beam.ParDo(WriteSplitShard(
             out, EXAMPLES, name, schemas.MIXTURE_EXAMPLES, row_group_bytes, compression, prepare=complete))
         stages.count(shards | f"Written[{name}]" >> beam.FlatMap(mixing.shard_stats, name))

@@ -209,6 +209,21 @@ def test_balanced_shards_cut_the_key_order_into_equal_runs(rows, shards, bucket_
         assert_that(out, check)
 
 
+def test_balanced_shards_give_back_packed_text_fields_exactly():
+    # the text crosses GroupShard compressed (core.blobs) and comes back as it was, in key order
+    rng = random.Random(5)
+    data = [{"_key": rng.getrandbits(64), "id": f"r{i}", "text": f"def f{i}():\n    return {i}\n" * (i % 7),
+             "prompt": None} for i in range(60)]
+    with pipeline() as p:
+        out = p | beam.Create(data) | BalancedShards(3, 1 << 30, packed=("text", "prompt"))
+
+        def check(elements):
+            rows = [r for _, _, shard in sorted(elements) for r in shard]
+            assert rows == sorted(data, key=lambda r: (r["_key"], r["id"]))
+
+        assert_that(out, check)
+
+
 # --- tokens and packing -------------------------------------------------------------------------------
 
 
