@@ -30,6 +30,7 @@ from codecorpus.io.records import is_encodable
 from codecorpus.io.sources import InputSpec, ReadTable
 from codecorpus.core import blobs as packing
 from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, Ledger, dead_letter, route_stream, routed
+from codecorpus.core.semijoin import KeepRequestedBlobs
 
 SYMLINK_MODES = {0o120000, 40960}
 SUBMODULE_MODES = {0o160000, 57344}
@@ -224,6 +225,9 @@ class ReadRepositoryFiles(beam.PTransform):
                                                                 queries=self.queries))
         contents = ledger.take(pbegin | "ReadContents" >> ReadTable(spec, "contents", self.config, required=False,
                                                                 queries=self.queries))
+        # A semi-join first: only the blobs the files name (the HEAD files of a dump's complete
+        # history) go on to the join's shuffle.
+        contents = ledger.take(contents | "KeepRequestedBlobs" >> KeepRequestedBlobs(entries, lambda e: [e.get("id")]))
         licence_answers = (
             {"request": entries | "RequestLicences" >> beam.Map(lambda e: (e["repo_name"], file_key(e))),
              "licence": licenses | "KeyLicenceByRepo" >> beam.Map(lambda r: (r["repo_name"], r["license"]))}

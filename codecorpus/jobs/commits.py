@@ -39,6 +39,7 @@ from codecorpus.pii import redact as pii
 from codecorpus.dedup.deduplicate import CLUSTERS, Deduplicate, check_config
 from codecorpus.config import ConfigError
 from codecorpus.core.routing import dead_letter_order
+from codecorpus.core.semijoin import KeepRequestedBlobs
 from codecorpus.jobs.runner import Table
 
 INSTRUCTION_FORMATS = ("octocoder", "commit_tokens")
@@ -162,7 +163,7 @@ def build(stages: common.Stages, spec: InputSpec, config: dict) -> None:
     candidates = stages.step(commits, "CommitFilters", lambda c: cp.commit_filter_events(c, commit_chain),
                              "commit_filters", "commits", key_of=lambda c: c.get("commit"))
     # A semi-join first: only the blobs the candidates name go on to the join's shuffles.
-    contents = stages.take(contents | "KeepRequestedBlobs" >> cp.KeepRequestedBlobs(candidates))
+    contents = stages.take(contents | "KeepRequestedBlobs" >> KeepRequestedBlobs(candidates, cp.requested_blob_ids))
     joined = candidates | "JoinLicencesAndContents" >> cp.JoinLicencesAndContents(licenses, contents)
     commitpack = stages.step(joined, "AssembleAndFilter", lambda e: cp.assemble(
         e, licence_chain, content_chain, fetch.is_enabled(config)), "join_contents", "commits", key_of=lambda e: e[0])

@@ -1,5 +1,5 @@
-"""The semi-join before the contents join (issue 19, item 3): only blobs some candidate commit
-names go on; the fingerprint set is exact for every requested id; the counters add up."""
+"""The semi-join before the contents join (issue 19, item 3, ``core.semijoin``): only blobs some
+candidate commit names go on; the fingerprint set is exact for every requested id; the counters add up."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import apache_beam as beam
 import numpy as np
 
 from codecorpus.commits import commitpack as cp
+from codecorpus.core import semijoin as sj
 from codecorpus.core.routing import DEAD_LETTER, STATS
 from codecorpus.jobs.runner import make_pipeline
 
@@ -28,8 +29,8 @@ def test_fingerprint_set_is_the_sorted_distinct_fingerprints_however_accumulated
     rng = random.Random(1)
     ids = [sha(rng) for _ in range(5000)]
     ids += ids[:700]  # requested twice
-    fps = [cp.blob_fingerprint(i) for i in ids]
-    combine = cp.FingerprintSet(compact_every=97)  # many compactions and pending lists
+    fps = [sj.blob_fingerprint(i) for i in ids]
+    combine = sj.FingerprintSet(compact_every=97)  # many compactions and pending lists
     parts = []
     for chunk in (fps[:1000], fps[1000:1001], [], fps[1001:]):
         acc = combine.create_accumulator()
@@ -40,7 +41,7 @@ def test_fingerprint_set_is_the_sorted_distinct_fingerprints_however_accumulated
     assert got.dtype == np.uint64
     assert got.tolist() == sorted(set(fps))
     empty = combine.extract_output(combine.merge_accumulators([combine.create_accumulator()]))
-    assert len(empty.exact) == 0 and not cp.is_requested(empty, ids[0])
+    assert len(empty.exact) == 0 and not sj.is_requested(empty, ids[0])
 
 
 def test_past_its_byte_bound_the_set_becomes_a_bloom_filter_of_that_size():
@@ -49,19 +50,19 @@ def test_past_its_byte_bound_the_set_becomes_a_bloom_filter_of_that_size():
     rng = random.Random(3)
     requested = [sha(rng) for _ in range(20_000)]
     others = [sha(rng) for _ in range(20_000)]
-    combine = cp.FingerprintSet(compact_every=500, max_bytes=16_384)   # 2,048 exact ids at most
+    combine = sj.FingerprintSet(compact_every=500, max_bytes=16_384)   # 2,048 exact ids at most
     parts = []
     for chunk in (requested[:100], requested[100:5000], requested[5000:]):
         acc = combine.create_accumulator()
         for blob_id in chunk:
-            acc = combine.add_input(acc, cp.blob_fingerprint(blob_id))
+            acc = combine.add_input(acc, sj.blob_fingerprint(blob_id))
         parts.append(acc)
     small = combine.extract_output(parts[0])
     assert small.exact is not None                            # 100 ids: still exact
     bloom = combine.extract_output(combine.merge_accumulators(parts))
     assert bloom.exact is None and bloom.nbytes() == 16_384
-    assert all(cp.is_requested(bloom, i) for i in requested)
-    passed = sum(cp.is_requested(bloom, i) for i in others) / len(others)
+    assert all(sj.is_requested(bloom, i) for i in requested)
+    passed = sum(sj.is_requested(bloom, i) for i in others) / len(others)
     assert 0 < passed < 0.2   # 6.5 bits per id, 2 probes: about 7 % of the unneeded get through
 
 
@@ -69,25 +70,25 @@ def test_every_requested_id_is_kept_and_unrequested_ids_are_not():
     rng = random.Random(2)
     requested = [sha(rng) for _ in range(3000)] + ["", "not-a-sha", "\udcff-lone-surrogate"]
     others = [sha(rng) for _ in range(3000)] + ["other", None, 12345]
-    combine = cp.FingerprintSet()
+    combine = sj.FingerprintSet()
     acc = combine.create_accumulator()
     for blob_id in requested:
-        acc = combine.add_input(acc, cp.blob_fingerprint(blob_id))
+        acc = combine.add_input(acc, sj.blob_fingerprint(blob_id))
     fps = combine.extract_output(acc)
-    assert all(cp.is_requested(fps, i) for i in requested)
-    assert not any(cp.is_requested(fps, i) for i in others)
-    assert cp.requested_blob_events({"id": requested[0], "content": "x"}, fps) == [
-        {"id": requested[0], "content": "x"}, cp.Count(cp.BLOBS_KEPT)]
-    assert cp.requested_blob_events({"id": others[0], "content": "x"}, fps) == [cp.Count(cp.BLOBS_SKIPPED)]
+    assert all(sj.is_requested(fps, i) for i in requested)
+    assert not any(sj.is_requested(fps, i) for i in others)
+    assert sj.requested_blob_events({"id": requested[0], "content": "x"}, fps) == [
+        {"id": requested[0], "content": "x"}, sj.Count(sj.BLOBS_KEPT)]
+    assert sj.requested_blob_events({"id": others[0], "content": "x"}, fps) == [sj.Count(sj.BLOBS_SKIPPED)]
 
 
 def test_fingerprint_is_stable_across_processes():
     # The side input is built on one worker and probed on others: no per-process hash seed.
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-c", "from codecorpus.commits.commitpack import blob_fingerprint as f;"
+    out = subprocess.run([sys.executable, "-c", "from codecorpus.core.semijoin import blob_fingerprint as f;"
                           "print(f('abc'), f(None))"], capture_output=True, text=True, check=True).stdout.split()
-    assert [int(x) for x in out] == [cp.blob_fingerprint("abc"), cp.blob_fingerprint(None)]
+    assert [int(x) for x in out] == [sj.blob_fingerprint("abc"), sj.blob_fingerprint(None)]
 
 
 def test_keep_requested_blobs_in_a_pipeline(tmp_path: Path):
@@ -100,7 +101,7 @@ def test_keep_requested_blobs_in_a_pipeline(tmp_path: Path):
     pipeline, _ = make_pipeline([])
     with pipeline:
         candidates = pipeline | "Commits" >> beam.Create(commits)
-        out = pipeline | "Contents" >> beam.Create(contents) | cp.KeepRequestedBlobs(candidates)
+        out = pipeline | "Contents" >> beam.Create(contents) | sj.KeepRequestedBlobs(candidates, cp.requested_blob_ids)
         _ = (out["kept"] | "Ids" >> beam.Map(lambda b: b["id"]) | beam.combiners.ToList()
              | "WriteKept" >> beam.Map(lambda ids: (tmp_path / "kept.json").write_text(json.dumps(sorted(ids)))))
         _ = (out[STATS] | beam.CombinePerKey(sum) | "StatsList" >> beam.combiners.ToList()
@@ -110,5 +111,5 @@ def test_keep_requested_blobs_in_a_pipeline(tmp_path: Path):
     requested = {i for c in commits for d in c["difference"] for i in (d["old_sha1"], d["new_sha1"])}
     kept = json.loads((tmp_path / "kept.json").read_text())
     assert sorted(kept) == sorted([b["id"] for b in contents if b["id"] in requested])
-    assert json.loads((tmp_path / "stats.json").read_text()) == {cp.BLOBS_KEPT: len(kept), cp.BLOBS_SKIPPED: 50}
+    assert json.loads((tmp_path / "stats.json").read_text()) == {sj.BLOBS_KEPT: len(kept), sj.BLOBS_SKIPPED: 50}
     assert json.loads((tmp_path / "dead.json").read_text()) == []

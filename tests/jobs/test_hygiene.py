@@ -51,9 +51,9 @@ MAX_PICKLED_FN_BYTES = 1 << 20    # a DoFn bigger than this carries data to ever
 ALLOWED_GATHERS = {
     "codecorpus.io.manifest.WriteStats": "gathers the summed counters, one (name, total) pair per counter "
                                          "name: a few hundred small pairs, whatever the input size",
-    "codecorpus.commits.commitpack.KeepRequestedBlobs": "gathers the fingerprints of the blob ids candidate "
-                                                       "commits name into one filter of at most MAX_FILTER_BYTES "
-                                                       "(64 MiB: exact while it fits, a Bloom filter past it)",
+    "codecorpus.core.semijoin.KeepRequestedBlobs": "gathers the fingerprints of the blob ids candidate commits "
+                                                   "or files name into one filter of at most MAX_FILTER_BYTES "
+                                                   "(64 MiB: exact while it fits, a Bloom filter past it)",
     "codecorpus.io.shards.CountPerBucket": "gathers one row count per key-range bucket of a split (at most "
                                            "max_buckets = 65,536 integers) so each bucket knows its first global "
                                            "rank; the rows themselves are never gathered",
