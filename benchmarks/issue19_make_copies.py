@@ -1,9 +1,11 @@
 """Issue 19: an N-copies dump of the shared sample (copy k > 0 renames commit shas and blob ids by
-putting hex digit k first), for memory scaling runs: python benchmarks/issue19_make_copies.py OUT N
+adding k to their first hex digit, mod 16), for memory scaling runs: python benchmarks/issue19_make_copies.py OUT N
 (OUT must exist)."""
 import gzip, json, sys, shutil
 src, dst, n = "/work/shared/data/github_repos_sample", sys.argv[1], int(sys.argv[2])
-def ren(k, s): return s if not isinstance(s, str) or k == 0 else f"{k:x}" + s[1:]
+# Copy k turns the first hex digit d into (d + k) mod 16, so up to 16 copies never share an id
+# (replacing it by k made copy k repeat copy 0's ids that start with k: duplicate commit shas).
+def ren(k, s): return s if not isinstance(s, str) or k == 0 or not s else f"{(int(s[0], 16) + k) % 16:x}" + s[1:]
 with gzip.open(f"{dst}/commits.jsonl.gz", "wt", compresslevel=1) as out:
     lines = gzip.open(f"{src}/commits.jsonl.gz", "rt").read().splitlines()
     for k in range(n):
