@@ -51,8 +51,20 @@ def text_stats(content: str) -> TextStats:
     lengths = [len(line) for line in content.splitlines()]
     if not lengths:
         return TextStats(0, 0, 0.0, 0.0)
-    alnum = sum(map(str.isalnum, content))
-    return TextStats(len(lengths), max(lengths), sum(lengths) / len(lengths), alnum / len(content))
+    return TextStats(len(lengths), max(lengths), sum(lengths) / len(lengths), alnum_count(content) / len(content))
+
+
+_ASCII_ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
+
+
+def alnum_count(text: str) -> int:
+    """How many characters of ``text`` are ``str.isalnum``. ASCII text (most code) is counted in
+    C, by deleting the alphanumeric bytes (the per-character ``str.isalnum`` calls were about a
+    tenth of the files job's CPU); other text character by character, as ``str.isalnum`` says."""
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data) - len(data.translate(None, _ASCII_ALNUM))
+    return sum(map(str.isalnum, text))
 
 
 def stats_of(record: dict) -> TextStats:

@@ -125,3 +125,20 @@ def test_default_chain_order_and_config_errors():
     assert chain.first_drop(rec(path="vendor/x.py")) == ("generated", "vendored")
     with pytest.raises(ConfigError, match="bad parameters for filter 'size'"):
         build_chain(FILE_FILTERS, {"size": {"max_kb": 3}})
+
+
+def test_alnum_count_equals_str_isalnum_per_character():
+    # The ASCII fast path (bytes.translate) must count exactly what str.isalnum counts.
+    import random
+
+    from codecorpus.files.filters import alnum_count
+
+    rng = random.Random(19)
+    alphabets = ["".join(map(chr, range(128))), "abc XYZ 019_\t\n\r\x00\x7f", "aé日本٣²ⅷ\ud800 x1"]
+    for _ in range(300):
+        alphabet = rng.choice(alphabets)
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 200)))
+        assert alnum_count(text) == sum(c.isalnum() for c in text), repr(text)
+    assert alnum_count("") == 0
+    assert alnum_count("Az09_-") == 4
+    assert alnum_count("²٣") == 2 and "²".isalnum()  # non-ASCII digits count, as in str.isalnum
