@@ -32,6 +32,7 @@ record's clock starts.
 from __future__ import annotations
 
 import bisect
+import copy
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ import random
 import string
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
@@ -345,6 +347,58 @@ def _pass_through_enhancer():
     return PassThrough()
 
 
+class AnalysisMemo:
+    """Analyses of texts seen before, by content: a commit's old contents are often the previous
+    commit's new contents (on the shared sample 13 % of the texts the commit job redacts, 18 % of
+    their characters, are repeats). ``analyze`` is a function of the text alone (the config is the
+    redactor's), so a repeat gets the remembered results, and its record's budget is charged the
+    work units the analysis cost the first time: a record costs the same units, and goes over
+    budget exactly when it did without the memo. Only analyses that finished are kept (one over
+    budget is redone, so it stops where it would have), at most ``max_entries`` of them, the
+    least recently used dropped first; keys are 16-byte digests, so no text is held."""
+
+    def __init__(self, max_entries: int = 4096, max_results: int = 1024):
+        self.max_entries = max_entries
+        self.max_results = max_results
+        self._entries: "OrderedDict[bytes, tuple]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def replay(self, key: bytes, budget) -> Optional[list]:
+        """Fresh copies of the remembered results, with their work charged to ``budget`` (a
+        ``rec.Budget``, a bare deadline or None); None if the text is new, or if the record has too
+        few units or no time left (the analysis is then redone, to stop where it would have)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+        results, work = entry
+        deadline = budget.deadline if isinstance(budget, rec.Budget) else budget
+        if deadline is not None and time.monotonic() >= deadline:
+            return None  # past the wall-clock guard: redone, so it is reported as it was
+        if isinstance(budget, rec.Budget):
+            if budget.max_work is not None and budget.work + work > budget.max_work:
+                return None
+            budget.charge(work)
+        self.hits += 1
+        return [copy.copy(r) for r in results]
+
+    def remember(self, key: bytes, results: list, work: int) -> None:
+        if len(results) > self.max_results:
+            return
+        entry = ([copy.copy(r) for r in results], work)
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 @dataclass
 class RecordRedaction:
     record: dict
@@ -359,6 +413,7 @@ class Redactor:
         self.config = config if isinstance(config, PiiConfig) else PiiConfig.from_config(config)
         self._lock = threading.Lock()
         self._engines: Optional[_Engines] = None
+        self._analyses = AnalysisMemo()
 
     def __getstate__(self):
         return {"config": self.config}
@@ -437,7 +492,12 @@ class Redactor:
             return [], None
         if len(text) > self.config.max_chars_per_record:
             return [], "size"
+        key = self._analyses.key(text)
+        remembered = self._analyses.replay(key, budget)
+        if remembered is not None:
+            return remembered, None
         state = rec.ScanState(text, budget, self.config.settings.max_findings)
+        work_before = state.budget.work
         reason = None
         try:
             if engines.ner_engine is not None and len(text) <= NER_MAX_CHARS:
@@ -453,6 +513,8 @@ class Redactor:
                                                                   state))
         except rec.OverBudget as e:
             results, reason = resolve_overlaps(list(state.results)), e.reason
+        if reason is None:
+            self._analyses.remember(key, results, state.budget.work - work_before)
         return results, reason
 
     def redact(self, text: str, budget=None) -> tuple[str, list]:
