@@ -3,6 +3,7 @@
     python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job commits \
         --runs 2 --out benchmarks/results/issue19_commits.json
     python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job dedup --runs 2
+    python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job files --runs 2   # also pii
     PYTHONPATH=. python benchmarks/issue19_perf.py --signatures
 
 Each run is ``python -m codecorpus.cli JOB ... --quiet`` in a subprocess with the tree first on
@@ -35,6 +36,9 @@ JOB_ARGS = {
     "files": lambda dump: ["files", "--input", dump],
     "dedup": lambda dump: ["dedup", "--input", f"{dump}/contents.jsonl.gz", "--text-field", "content",
                            "--id-field", "id"],
+    "files": lambda dump: ["files", "--input", dump],
+    "pii": lambda dump: ["pii", "--input", f"{dump}/commits.jsonl.gz", "--text-field", "message",
+                         "--text-field", "subject"],
 }
 
 
@@ -70,7 +74,22 @@ def run_once(tree: str, job: str, out: str, extra: list[str], dump: str = SAMPLE
             "sys_s": round(usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "other_load_share": round(other, 3),
             "counters": {k: v for k, v in manifest["counters"].items()
-                         if k.startswith(("read/", "join/", "dedup/", "written/"))}}
+                         if k.startswith(("read/", "join/", "dedup/", "written/"))},
+            # records of the job's first table read per second of wall time (start-up included)
+            # and CPU-seconds per 1,000 of them
+            **records_rate(manifest["counters"], job, wall, cpu)}
+
+
+READ_TABLE = {"commits": "commits", "commits-no-pii": "commits", "files": "files", "pii": "records",
+              "dedup": "records"}
+
+
+def records_rate(counters: dict, job: str, wall: float, cpu: float) -> dict:
+    table = READ_TABLE.get(job)
+    n = counters.get(f"read/{table}", 0) if table else 0
+    if not n:
+        return {}
+    return {"read": n, "per_s": round(n / max(wall, 1e-9), 1), "cpu_s_per_1000": round(1000 * cpu / n, 3)}
 
 
 def bench_signatures(batch_bytes: int = 1 << 20) -> None:
@@ -131,8 +150,10 @@ def main(argv=None) -> int:
         for name, tree in trees.items():
             r = run_once(tree, args.job, f"{args.workdir}/{args.job}-{name}", args.beam_args, args.input)
             results[name].append(r)
+            rate = f"  {r['per_s']:6.1f} {READ_TABLE[args.job]}/s  {r['cpu_s_per_1000']:.2f} CPU-s/1,000" \
+                if "per_s" in r else ""
             print(f"run {i + 1} {name:>8}: cpu {r['cpu_s']:6.2f} s  wall {r['wall_s']:6.2f} s  "
-                  f"peak rss {r['peak_rss_mb']:7.1f} MB  other load {r['other_load_share']:.0%}", flush=True)
+                  f"peak rss {r['peak_rss_mb']:7.1f} MB  other load {r['other_load_share']:.0%}{rate}", flush=True)
     names = list(trees)
     report = {"job": args.job, "beam_args": args.beam_args, "runs": results}
     report["differing_parquet"] = {}
