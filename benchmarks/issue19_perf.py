@@ -5,6 +5,7 @@
     python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job dedup --runs 2
     python benchmarks/issue19_perf.py --tree before=/tmp/perf_base --tree after=. --job files --runs 2   # also pii
     PYTHONPATH=. python benchmarks/issue19_perf.py --signatures
+    PYTHONPATH=. python benchmarks/issue19_perf.py --pardo-cost
 
 Each run is ``python -m codecorpus.cli JOB ... --quiet`` in a subprocess with the tree first on
 ``PYTHONPATH``; runs of the trees alternate (before, after, before, after …) so a change in the
@@ -119,6 +120,41 @@ def bench_signatures(batch_bytes: int = 1 << 20) -> None:
               f"batched ({batch_bytes >> 10} KiB) {done - middle:.2f} CPU-s, identical")
 
 
+def bench_pardo_cost(n: int = 20_000, repeats: int = 3) -> None:
+    """What one more fused ``routing.Route`` ParDo, and one more shuffle, cost per element on the
+    in-memory FnApiRunner (this tree, in-process): ``n`` records of 200 characters through 1 or
+    11 chained identity ``routed`` steps, and through 0, 1 or 3 GroupByKeys; best CPU-s of
+    ``repeats``. Batching a step pays only if the step's per-element cost is large."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from codecorpus.core.routing import QUIET_ENV, routed
+    from codecorpus.jobs.runner import make_local_runner
+
+    os.environ[QUIET_ENV] = "1"
+
+    def run(pardos: int, shuffles: int) -> float:
+        options = PipelineOptions([])
+        p = beam.Pipeline(runner=make_local_runner(options), options=options)
+        rows = p | beam.Create([{"i": i, "text": "x" * 200} for i in range(n)])
+        for j in range(pardos):
+            rows = (rows | f"Step{j}" >> routed(lambda r: [r], "s", "t"))["kept"]
+        for j in range(shuffles):
+            rows = (rows | f"Key{j}" >> beam.Map(lambda r: (r["i"], r)) | f"Group{j}" >> beam.GroupByKey()
+                    | f"Value{j}" >> beam.Map(lambda kv: kv[1][0]))
+        _ = rows | beam.combiners.Count.Globally()
+        started = time.process_time()
+        p.run().wait_until_finish()
+        return time.process_time() - started
+
+    best = {case: min(run(*case) for _ in range(repeats)) for case in ((1, 0), (11, 0), (1, 1), (1, 3))}
+    for (pardos, shuffles), cpu in best.items():
+        print(f"{n:,} records, {pardos:2d} routed steps, {shuffles} shuffles: {cpu:.2f} CPU-s")
+    per_step = (best[(11, 0)] - best[(1, 0)]) / 10 / n * 1e6
+    per_shuffle = (best[(1, 3)] - best[(1, 0)]) / 3 / n * 1e6
+    print(f"per element: {per_step:.2f} us per fused routed step, {per_shuffle:.1f} us per shuffle")
+
+
 def same_parquet(a: str, b: str) -> list[str]:
     """Parquet files that differ (or exist on one side only) between two outputs."""
     left = sorted(p.relative_to(a) for p in pathlib.Path(a).rglob("*.parquet"))
@@ -140,9 +176,14 @@ def main(argv=None) -> int:
     ap.add_argument("beam_args", nargs="*", help="after --: more arguments for the job (Beam options)")
     ap.add_argument("--signatures", action="store_true",
                     help="only time per-record vs batched MinHash signatures (this tree, in-process)")
+    ap.add_argument("--pardo-cost", action="store_true",
+                    help="only time one more fused routed step and one more shuffle per element (this tree)")
     args = ap.parse_args(argv)
     if args.signatures:
         bench_signatures()
+        return 0
+    if args.pardo_cost:
+        bench_pardo_cost()
         return 0
     trees = dict(t.split("=", 1) for t in args.tree)
     results = {name: [] for name in trees}

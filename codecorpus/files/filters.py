@@ -55,16 +55,19 @@ def text_stats(content: str) -> TextStats:
 
 
 _ASCII_ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
+_ASCII_RUNS = re.compile("[\x00-\x7f]+")
 
 
 def alnum_count(text: str) -> int:
-    """How many characters of ``text`` are ``str.isalnum``. ASCII text (most code) is counted in
-    C, by deleting the alphanumeric bytes (the per-character ``str.isalnum`` calls were about a
-    tenth of the files job's CPU); other text character by character, as ``str.isalnum`` says."""
-    if text.isascii():
-        data = text.encode("ascii")
-        return len(data) - len(data.translate(None, _ASCII_ALNUM))
-    return sum(map(str.isalnum, text))
+    """How many characters of ``text`` are ``str.isalnum``. The ASCII ones are counted in C, by
+    deleting the alphanumeric bytes of the UTF-8 (other characters encode to bytes >= 0x80 only);
+    the few others one by one, as ``str.isalnum`` says. One ``str.isalnum`` call per character
+    cost ~19 ns a character: 3.4 CPU-s over the sample's 175 M characters of contents, 0.25 s now."""
+    data = text.encode("utf-8", "surrogatepass")
+    count = len(data) - len(data.translate(None, _ASCII_ALNUM))
+    if len(data) != len(text):  # not all ASCII
+        count += sum(map(str.isalnum, _ASCII_RUNS.sub("", text)))
+    return count
 
 
 def stats_of(record: dict) -> TextStats:
