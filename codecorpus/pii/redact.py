@@ -331,6 +331,22 @@ class _Engines:
         self.model = model
 
 
+def _ordered_registry(registry_class):
+    """presidio's registry returns the recognizers of the requested entities as a set, so they
+    ran in an order set by memory addresses; ours run as ``build_techniques`` lists them (the
+    most certain first), the same in every process, so a record that runs out of budget keeps
+    the same partial findings wherever it is redacted."""
+
+    class OrderedRegistry(registry_class):
+        def get_recognizers(self, *args, **kwargs):
+            chosen = super().get_recognizers(*args, **kwargs)
+            registered = {id(r) for r in self.recognizers}
+            ids = {id(r) for r in chosen}
+            return [r for r in self.recognizers if id(r) in ids] + [r for r in chosen if id(r) not in registered]
+
+    return OrderedRegistry
+
+
 def _pass_through_enhancer():
     from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 
@@ -445,7 +461,7 @@ class Redactor:
             ner = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}])
             ner.load()
         rec.tlds()  # load the top-level domain list now, not on the first document with an '@'
-        registry = RecognizerRegistry(supported_languages=["en"])
+        registry = _ordered_registry(RecognizerRegistry)(supported_languages=["en"])
         for recognizer in rec.build_recognizers(self.config.settings, self.config.entities, with_ner=bool(model)):
             registry.add_recognizer(recognizer)
         analyzer = None
