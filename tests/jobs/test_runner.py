@@ -266,3 +266,22 @@ def test_portable_runner_with_external_workers_refuses_a_local_output(tmp_path, 
                                            "--runner=PortableRunner", "--job_endpoint=localhost:1",
                                            "--environment_type=EXTERNAL", "--environment_config=localhost:2"))
     assert "local path" in line and not (tmp_path / "o").exists()
+
+
+def test_job_options_build_each_view_once_and_views_share_their_values():
+    import copy
+
+    from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, StandardOptions, TypeOptions
+
+    flags = ["--runner=DirectRunner", "--experiments=a", "--direct_num_workers=3"]
+    options = runner.JobOptions(flags)
+    assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
+    plain = PipelineOptions(flags)
+    assert options.get_all_options() == plain.get_all_options()
+    assert options.view_as(DebugOptions).experiments == plain.view_as(DebugOptions).experiments == ["a"]
+    options.view_as(StandardOptions).runner = None         # as beam.Pipeline does around its deep copy
+    assert options.get_all_options()["runner"] is None and options.view_as(StandardOptions).runner is None
+    copied = copy.deepcopy(options)
+    copied.view_as(StandardOptions).runner = "DirectRunner"
+    assert copied.view_as(StandardOptions).runner == copied.get_all_options()["runner"] == "DirectRunner"
+    assert options.view_as(StandardOptions).runner is None  # the copy's views are its own
