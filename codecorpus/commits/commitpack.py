@@ -21,7 +21,6 @@ shuffled with their commit.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import posixpath
 import zlib
@@ -29,17 +28,15 @@ from collections import Counter
 from typing import Iterable, Optional
 
 import apache_beam as beam
-import numpy as np
 
 from codecorpus.core import blobs as packing
 from codecorpus.core.filters import FilterChain, counter_name
 from codecorpus.commits.filters import LanguageFilter, SingleFileFilter, allowed_license, single_difference
 from codecorpus.commits.ft_filters import clean_subject, seeded_fraction
 from codecorpus.core.languages import commitpack_table
-from codecorpus.core.routing import DEAD_LETTER, STATS, Count, Drop, dead_letter, routed
+from codecorpus.core.routing import Count, Drop, dead_letter
 
 LANG_FIELD = "_lang"
-BLOB_TEXT = ("content",)   # the text of a contents row: what crosses the join's shuffles compressed
 ROW_TEXT = ("old_contents", "new_contents")   # a commitpack row's, through dedup's shuffle
 KEPT_WITH_OTHER_CHANGES = "single_file/kept_with_other_changes"
 
@@ -83,16 +80,6 @@ def pick_licence(licences: Iterable[Optional[str]]) -> Optional[str]:
 def blob_requests(commit: dict) -> list[tuple[str, tuple[str, str]]]:
     d = single_difference(commit)
     return [(d["old_sha1"], (commit["commit"], "old")), (d["new_sha1"], (commit["commit"], "new"))]
-
-
-def keyed_blob(blob: dict) -> tuple:
-    """A contents row as the contents join carries it: keyed by id, its text packed."""
-    return blob["id"], packing.pack(blob, BLOB_TEXT)
-
-
-def pick_blob(blobs: Iterable[dict]) -> Optional[dict]:
-    # The same blob may appear more than once in a dump; any copy will do, prefer one with text.
-    return max(blobs, key=lambda b: b.get("content") is not None, default=None)
 
 
 # --- the semi-join (core.semijoin): only the blobs some candidate commit names reach the join ---
@@ -193,7 +180,7 @@ class JoinLicencesAndContents(beam.PTransform):
         blob_answers = (
             commits | "RequestBlobs" >> beam.FlatMap(blob_requests)
             | "LookUpBlobs" >> SaltedLookup(
-                self.contents | "KeyBlobById" >> beam.Map(keyed_blob), pick_blob, self.fanout)
+                self.contents | "KeyBlobById" >> beam.Map(packing.keyed_blob), packing.pick_blob, self.fanout)
             | "BlobAnswers" >> beam.MapTuple(lambda sha, answer: (sha, (answer[1], answer[0], answer[2]))))
         return (
             {"commit": commits | "KeyCommitBySha" >> beam.Map(lambda c: (c["commit"], c)),
@@ -235,7 +222,7 @@ def assemble(element, licence_chain: FilterChain, content_chain: FilterChain, fe
         commit["_found"] = {side: blob for side, (_id, blob) in blobs.items() if blob is not None}
         yield commit
         return
-    blobs = {side: (blob_id, None if blob is None else packing.unpack(blob, BLOB_TEXT))
+    blobs = {side: (blob_id, None if blob is None else packing.unpack(blob, packing.BLOB_TEXT))
              for side, (blob_id, blob) in blobs.items()}
     cached = any(blob.get("_cached") for _id, blob in blobs.values() if blob is not None)
     yield from finish(commit, blobs, licence_chain, content_chain,

@@ -248,8 +248,8 @@ def complete(element, licence_chain, content_chain):
         raw = {k: v for k, v in commit.items() if not k.startswith("_")}
         yield dead_letter(STAGE, "commits", sha, f"{reason}: {tried}", raw, commit.get("_source", ""))
         return
-    fetched = {side: packing.unpack(blob, cp.BLOB_TEXT) for side, blob in answer.blobs}
-    found = {side: packing.unpack(blob, cp.BLOB_TEXT) for side, blob in commit["_found"].items()}
+    fetched = {side: packing.unpack(blob, packing.BLOB_TEXT) for side, blob in answer.blobs}
+    found = {side: packing.unpack(blob, packing.BLOB_TEXT) for side, blob in commit["_found"].items()}
     blobs = {side: (commit["_fetch"][side], fetched[side]) if side in commit["_fetch"] else
              (None, found.get(side)) for side in ("old", "new")}
     yield from cp.finish(commit, blobs, licence_chain, content_chain, "contents/fetched")
@@ -302,7 +302,7 @@ def packed_answer(answer: FetchAnswer) -> FetchAnswer:
     (``core.blobs``; the commit's ``_found`` blobs are packed already, by the contents join)."""
     if not answer.blobs:
         return answer
-    return replace(answer, blobs=tuple((side, packing.pack(blob, cp.BLOB_TEXT)) for side, blob in answer.blobs))
+    return replace(answer, blobs=tuple((side, packing.pack(blob, packing.BLOB_TEXT)) for side, blob in answer.blobs))
 
 
 def _is_pending(record) -> bool:

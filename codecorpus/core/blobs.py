@@ -7,6 +7,9 @@ its text fields ``pack``-ed (zstd, fast level, no dictionary) and is ``unpack``-
 stage after it that reads the text. Nothing else changes: ``unpack(pack(r, f), f) == r`` for
 every string, lone surrogates included (``surrogatepass``, as the hashes of ``dedup.minhash``).
 
+A ``contents`` row (a blob: ``id``, ``content`` …) crosses a join keyed by id with its
+``content`` packed (``keyed_blob``); the commits and files jobs both read them that way.
+
 A packed field holds ``bytes`` where the record had a ``str``; a field listed as text never
 holds bytes otherwise, so no marker is needed. Strings shorter than ``MIN_CHARS`` stay as they
 are: a zstd frame costs about ten bytes of its own, more than a short path or sha would save.
@@ -15,12 +18,13 @@ are: a zstd frame costs about ten bytes of its own, more than a short path or sh
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from typing import Iterable, Optional
 
 import zstandard
 
 LEVEL = 1          # zstd's fastest positive level: ~3-4x on source code at a few hundred MB/s
 MIN_CHARS = 64     # shorter strings are left as str (a frame's header would outweigh the gain)
+BLOB_TEXT = ("content",)   # the text of a contents row: what crosses a contents join compressed
 
 _local = threading.local()  # zstd (de)compressor objects are not safe to share between threads
 
@@ -72,3 +76,13 @@ def unpack(record: dict, fields: Iterable[str]) -> dict:
             unpacked[name] = unpack_text(value)
     return record if unpacked is None else unpacked
 
+
+def keyed_blob(blob: dict) -> tuple:
+    """A contents row as a contents join carries it: keyed by id, its text packed."""
+    return blob["id"], pack(blob, BLOB_TEXT)
+
+
+def pick_blob(blobs: Iterable[dict]) -> Optional[dict]:
+    """One of a blob's rows (packed or not), or None. The same blob may appear more than once
+    in a dump; any copy will do, prefer one with text."""
+    return max(blobs, key=lambda b: b.get("content") is not None, default=None)

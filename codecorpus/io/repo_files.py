@@ -79,19 +79,10 @@ def attach_licence(element):
         yield {**entry, "license": licences[0] if licences else None}
 
 
-BLOB_TEXT = ("content",)  # what a contents row carries compressed through the join
-
-
-def keyed_blob(blob: dict) -> tuple:
-    """A contents row as the join carries it: keyed by id, its text packed."""
-    return blob["id"], packing.pack(blob, BLOB_TEXT)
-
-
 def attach_blob(element):
     blob_id, grouped = element
-    blobs = list(grouped["blob"])
-    blob = max(blobs, key=lambda b: b.get("content") is not None) if blobs else None
-    blob = None if blob is None else packing.unpack(blob, BLOB_TEXT)
+    blob = packing.pick_blob(grouped["blob"])
+    blob = None if blob is None else packing.unpack(blob, packing.BLOB_TEXT)
     for entry in sorted(grouped["entry"], key=file_key):
         if blob is None:
             yield dead_letter("join_contents", "files", file_key(entry),
@@ -239,6 +230,6 @@ class ReadRepositoryFiles(beam.PTransform):
             | "AttachLicence" >> beam.FlatMap(attach_licence))
         return ledger.take(
             {"entry": licensed | "KeyEntryByBlob" >> beam.Map(lambda e: (e["id"], e)),
-             "blob": contents | "KeyBlobById" >> beam.Map(keyed_blob)}
+             "blob": contents | "KeyBlobById" >> beam.Map(packing.keyed_blob)}
             | "JoinContentsOnBlobSha" >> beam.CoGroupByKey()
             | "AttachContents" >> routed(attach_blob, "join_contents", "files", key_of=lambda e: e[0]))

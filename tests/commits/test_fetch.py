@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gitserve import HttpGit, git, git_daemon, make_repo, publish, silent_server  # noqa: E402
 
 from codecorpus.commits import commitpack as cp  # noqa: E402
+from codecorpus.core import blobs as packing  # noqa: E402
 from codecorpus.commits import fetch  # noqa: E402
 from codecorpus.config import default_config  # noqa: E402
 from codecorpus.io import git as gitio  # noqa: E402
@@ -252,7 +253,7 @@ def test_salted_lookup_answers_a_hot_key_like_a_plain_join():
                 for key, (sha, side) in requests]
     with beam.Pipeline() as p:
         answers = (p | "R" >> beam.Create(requests)
-                   | cp.SaltedLookup(p | "T" >> beam.Create(table), cp.pick_blob, fanout=8))
+                   | cp.SaltedLookup(p | "T" >> beam.Create(table), packing.pick_blob, fanout=8))
         assert_that(answers, equal_to(expected))
     # the hot key's requests are spread over its salts: no group holds more than about 1/8 + slack
     groups = {}
