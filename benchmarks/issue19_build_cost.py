@@ -1,25 +1,55 @@
-"""Issue 19: CPU-seconds to build a job's graph (the run stopped at ``Pipeline.run``) and to turn
-it into the runner API, without running it: the fixed cost every run pays.
+"""Issue 19: CPU-seconds to build a job's graph and to turn it into the runner API, without
+running it (``Pipeline.run`` is stopped): the fixed cost every run pays, whatever its input.
 
     PYTHONPATH=TREE python benchmarks/issue19_build_cost.py commits|files [--input DUMP]
 """
-import time, sys
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
 import apache_beam as beam
+
 from codecorpus import cli
-class Built(Exception): pass
-def capture(self, *a, **k): raise Built(self)
-beam.Pipeline.run = capture
-job = sys.argv[1]
-dump = sys.argv[sys.argv.index("--input") + 1] if "--input" in sys.argv else "/work/shared/data/github_repos_sample"
-parser, modules = cli.build_parser(job)
-sub = parser._subparsers._group_actions[0].choices[job]
-import shutil, tempfile
-OUT = tempfile.mkdtemp() + "/out"
-args, beam_args = sub.parse_known_args(["--input", dump, "--output", OUT])
-t = time.process_time()
-try:
-    modules[job].run(args, beam_args)
-except Built as b:
-    p = b.args[0]
-t1 = time.process_time(); proto = p.to_runner_api(); t2 = time.process_time()
-print(job, "build", round(t1 - t, 2), "to_runner_api", round(t2 - t1, 2), "transforms", len(proto.components.transforms))
+
+SAMPLE = "/work/shared/data/github_repos_sample"
+
+
+class Built(Exception):
+    """Raised from ``Pipeline.run``: the graph is built, nothing runs."""
+
+
+def built_pipeline(job: str, dump: str, output: str) -> beam.Pipeline:
+    def stop(pipeline, *args, **kwargs):
+        raise Built(pipeline)
+
+    beam.Pipeline.run = stop
+    parser, modules = cli.build_parser(job)
+    sub = parser._subparsers._group_actions[0].choices[job]
+    args, beam_args = sub.parse_known_args(["--input", dump, "--output", output])
+    try:
+        modules[job].run(args, beam_args)
+    except Built as built:
+        return built.args[0]
+    raise RuntimeError(f"{job} did not reach Pipeline.run")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("job", choices=["commits", "files"])
+    ap.add_argument("--input", default=SAMPLE)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.process_time()
+        pipeline = built_pipeline(a.job, a.input, f"{tmp}/out")
+        built = time.process_time()
+        proto = pipeline.to_runner_api()
+        converted = time.process_time()
+    print(f"{a.job} build {built - started:.2f} to_runner_api {converted - built:.2f} "
+          f"transforms {len(proto.components.transforms)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -37,7 +37,6 @@ JOB_ARGS = {
     "files": lambda dump: ["files", "--input", dump],
     "dedup": lambda dump: ["dedup", "--input", f"{dump}/contents.jsonl.gz", "--text-field", "content",
                            "--id-field", "id"],
-    "files": lambda dump: ["files", "--input", dump],
     "pii": lambda dump: ["pii", "--input", f"{dump}/commits.jsonl.gz", "--text-field", "message",
                          "--text-field", "subject"],
 }
